@@ -1,0 +1,155 @@
+/**
+ * A network connection: Go's `net.Conn` as Effects. Reads return what arrived (at most `n`
+ * bytes), EOF is an empty array, every failure is a typed `NetError`, deadlines are Go's
+ * absolute deadlines set in milliseconds from now, and closing is idempotent.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import type * as Sink from "effect/Sink"
+import type * as Stream from "effect/Stream"
+import type { Network } from "./Address.js"
+import { ConnImpl } from "./internal/conn.js"
+import * as NetError from "./NetError.js"
+
+/**
+ * A connection. Obtained from `Net.dial` or `Listener.accept`, which close it when their Scope
+ * closes. All members are safe to use from several fibers at once; each read and each write is
+ * atomic with respect to the others (Go's fd mutex).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Conn {
+  /** The network it was made on: `"tcp"`, `"tcp4"`, `"tcp6"` or `"unix"`. */
+  readonly network: Network
+  /** The local address in Go form: `"127.0.0.1:40312"`, `"[::1]:80"`, a unix path (or `""`). */
+  readonly localAddress: string
+  /** The peer's address in Go form. */
+  readonly remoteAddress: string
+  /**
+   * Reads at most `n` bytes (Go's `Conn.Read`): waits until at least one byte arrived, then
+   * returns 1..n bytes and keeps the rest for the next read. Returns an empty array at EOF
+   * (the peer's FIN) and for `n = 0`. Memory is bounded by the bytes received, never by `n`.
+   *
+   * Fails with `InvalidArgument` (n negative, fractional, NaN), `Timeout` (the read deadline
+   * passed; no byte is lost), `Closed` (this side closed, also ends a pending read),
+   * `ConnectionReset` (after every byte received before the reset), or another `NetError`.
+   */
+  read(n: number): Effect.Effect<Uint8Array, NetError.NetError>
+  /**
+   * Writes every byte (a string is sent as UTF-8) and returns the count, once the OS took
+   * them (Go's `Conn.Write`). Suspends while the OS send buffer is full (backpressure).
+   *
+   * Fails with `Timeout` (the write deadline passed; some bytes may have been sent),
+   * `BrokenPipe` / `ConnectionReset` (the peer is gone; every later write fails the same way),
+   * `Closed`, or another `NetError`. Interrupting a write does not recall bytes already handed
+   * to the OS.
+   */
+  write(data: Uint8Array | string): Effect.Effect<number, NetError.NetError>
+  /**
+   * Half-close (Go's `TCPConn.CloseWrite`): sends FIN after the bytes already written; reading
+   * goes on. Later writes fail with `BrokenPipe`. Idempotent. Fails with `Closed` after `close`.
+   */
+  readonly closeWrite: Effect.Effect<void, NetError.NetError>
+  /**
+   * Closes the connection: idempotent, never fails. Pending and later reads and writes fail
+   * with `Closed`; deadline timers are cleared; bytes the OS already took still reach the peer,
+   * which then sees EOF. Only the first close reaches the OS.
+   */
+  readonly close: Effect.Effect<void>
+  /**
+   * Sets the read deadline to now + `ms` milliseconds (Go's `SetReadDeadline`): absolute, so it
+   * applies to the pending read and every later one until changed. `0` clears it. A passed
+   * deadline fails reads with `Timeout` until it is moved. Fails with `InvalidArgument`
+   * (negative, NaN, infinite) or `Closed`.
+   */
+  setReadTimeout(ms: number): Effect.Effect<void, NetError.NetError>
+  /** The write deadline, as `setReadTimeout` for writes (Go's `SetWriteDeadline`). */
+  setWriteTimeout(ms: number): Effect.Effect<void, NetError.NetError>
+  /**
+   * The reader as a Stream: chunks of at most 65536 bytes as they arrive, ending at EOF,
+   * failing with the read's `NetError`. Does not close the connection.
+   */
+  readonly stream: Stream.Stream<Uint8Array, NetError.NetError>
+  /** The writer as a Sink: writes each chunk in order; does not close or half-close. */
+  readonly sink: Sink.Sink<void, Uint8Array, never, NetError.NetError>
+}
+
+/**
+ * Closes the connection with a reset (RST) instead of a graceful FIN, discarding unsent bytes:
+ * Go's `TCPConn.SetLinger(0)` followed by `Close`. The peer's next read fails with
+ * `ConnectionReset`. For a connection not built by vvnet's engine, this is `close`. Never fails.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const abort = (conn: Conn): Effect.Effect<void> =>
+  conn instanceof ConnImpl ? Effect.sync(() => conn.closeNow(true)) : conn.close
+
+/**
+ * Reads exactly `n` bytes (Go's `io.ReadFull`), calling `read` as often as needed; allocates
+ * `n` bytes. Fails with the read's `NetError`; an EOF before `n` bytes fails with `SystemError`
+ * whose `code` is `"UNEXPECTED_EOF"` (Go's `io.ErrUnexpectedEOF`).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const readFull = (conn: Conn, n: number): Effect.Effect<Uint8Array, NetError.NetError> =>
+  Effect.suspend(() => {
+    if (!Number.isSafeInteger(n) || n < 0) return conn.read(n)
+    const out = new Uint8Array(n)
+    const loop = (offset: number): Effect.Effect<Uint8Array, NetError.NetError> =>
+      offset === n ? Effect.succeed(out) : Effect.flatMap(conn.read(n - offset), (chunk) => {
+        if (chunk.length === 0) {
+          return Effect.fail(NetError.make("SystemError", {
+            op: "read",
+            network: conn.network,
+            address: conn.remoteAddress,
+            source: conn.localAddress,
+            code: "UNEXPECTED_EOF",
+            reason: "unexpected EOF"
+          }))
+        }
+        out.set(chunk, offset)
+        return loop(offset + chunk.length)
+      })
+    return loop(0)
+  })
+
+/**
+ * Reads until EOF and returns every byte (Go's `io.ReadAll`), failing with `InvalidArgument`
+ * once more than `maxBytes` arrived (default 64 MiB), so a peer cannot exhaust memory.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const readAll = (conn: Conn, maxBytes: number = 64 * 1024 * 1024): Effect.Effect<Uint8Array, NetError.NetError> =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let total = 0
+    const loop: Effect.Effect<Uint8Array, NetError.NetError> = Effect.flatMap(conn.read(65536), (chunk) => {
+      if (chunk.length === 0) {
+        const out = new Uint8Array(total)
+        let offset = 0
+        for (const c of chunks) {
+          out.set(c, offset)
+          offset += c.length
+        }
+        return Effect.succeed(out)
+      }
+      total += chunk.length
+      if (total > maxBytes) {
+        return Effect.fail(NetError.make("InvalidArgument", {
+          op: "read",
+          network: conn.network,
+          address: conn.remoteAddress,
+          source: conn.localAddress,
+          reason: `invalid argument: more than ${maxBytes} bytes before EOF`
+        }))
+      }
+      chunks.push(chunk)
+      return loop
+    })
+    return loop
+  })

@@ -1,0 +1,158 @@
+/**
+ * The seam between vvnet's semantics and a concrete network. An adapter (NodeNet, MemoryNet,
+ * a future Bun or Deno adapter) implements `ConnTransport` and `ListenerTransport`, which only
+ * move bytes and report OS errors; `makeConn` and `makeListener` build the `Conn` and
+ * `Listener` around them, so every adapter gets the same read, deadline, backpressure, close
+ * and accept semantics (the SQL-family split of Effect: core owns meaning, drivers map).
+ *
+ * @since 0.1.0
+ */
+import type * as Clock from "effect/Clock"
+import type { Network } from "./Address.js"
+import type { Conn } from "./Conn.js"
+import * as internalConn from "./internal/conn.js"
+import * as internalListener from "./internal/listener.js"
+import { clockTimer, liveTimer } from "./internal/timer.js"
+import type { Listener } from "./Listener.js"
+
+/**
+ * An OS-level error as a transport reports it: an errno name (`"ECONNRESET"`), the system call,
+ * and a message. Core maps it to a `NetError` through `NetError.errnoTable`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OsError {
+  readonly code?: string | undefined
+  readonly syscall?: string | undefined
+  readonly message?: string | undefined
+}
+
+/**
+ * What an adapter provides for one connection. Every callback is called at most once.
+ *
+ * - `write(data, done)`: hand `data` to the OS. Return `true` when the OS took every byte
+ *   synchronously (then `done` is ignored); otherwise call `done()` once it has, or
+ *   `done(error)`. Never buffer without bound: core waits for `done` before the next write
+ *   resolves.
+ * - `closeWrite(done)`: send FIN after the writes already handed over (half-close).
+ * - `pause()` / `resume()`: stop and restart delivering inbound bytes (flow control; the OS
+ *   then pushes back on the peer).
+ * - `close(abort)`: release the OS resource; `abort` means reset (RST, Go's `SetLinger(0)`).
+ *   Called exactly once.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnTransport {
+  readonly network: Network
+  readonly localAddress: string
+  readonly remoteAddress: string
+  readonly write: (data: Uint8Array, done: (error?: OsError) => void) => boolean
+  readonly closeWrite: (done: (error?: OsError) => void) => void
+  readonly pause: () => void
+  readonly resume: () => void
+  readonly close: (abort: boolean) => void
+}
+
+/**
+ * The inbound side of a connection, fed by the adapter: `push` bytes as they arrive (returns
+ * `false` once the receive buffer is at its high-water mark; core has then called `pause`),
+ * `end()` at EOF (FIN), `fail(error)` on a reset or other OS error. After `close`, all three
+ * are ignored.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Inbound {
+  readonly push: (chunk: Uint8Array) => boolean
+  readonly end: () => void
+  readonly fail: (error: OsError) => void
+}
+
+/**
+ * Options of `makeConn`.
+ *
+ * - `readBufferSize`: receive buffer high-water mark in bytes (default 131072); above it the
+ *   transport is paused, below half of it resumed.
+ * - `clock`: the Clock that runs deadlines. Default: the host's timers. MemoryNet passes the
+ *   caller's Clock so `TestClock` drives deadlines.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeConnOptions {
+  readonly readBufferSize?: number | undefined
+  readonly clock?: Clock.Clock | undefined
+}
+
+/**
+ * Builds a `Conn` around a transport. The returned `inbound` is for the adapter to feed; the
+ * `conn` is unowned: put `conn.close` in a Scope (as `Net.dial` and `Listener.accept` do).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeConn = (
+  transport: ConnTransport,
+  options?: MakeConnOptions
+): { readonly conn: Conn; readonly inbound: Inbound } => {
+  const impl = new internalConn.ConnImpl(
+    transport,
+    options?.clock !== undefined ? clockTimer(options.clock) : liveTimer,
+    options?.readBufferSize ?? internalConn.defaultReadBufferSize
+  )
+  return { conn: impl, inbound: impl }
+}
+
+/**
+ * What an adapter provides for one listener: its network, the bound address in Go form (the
+ * real port for `:0`), and `close()`, which releases the OS resource (called exactly once).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListenerTransport {
+  readonly network: Network
+  readonly address: string
+  readonly close: () => void
+}
+
+/**
+ * The accepting side of a listener, fed by the adapter: `push(conn)` queues a connection the
+ * OS accepted (returns `false` and closes it when the listener is closed or its backlog is
+ * full); `fail(error)` reports a transient accept error such as `EMFILE` to the next accept.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Acceptor {
+  readonly push: (conn: Conn) => boolean
+  readonly fail: (error: OsError) => void
+}
+
+/**
+ * Options of `makeListener`. `backlog`: connections accepted by the OS but not yet by the
+ * program, at most (default 511); further ones are closed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MakeListenerOptions {
+  readonly backlog?: number | undefined
+}
+
+/**
+ * Builds a `Listener` around a transport. The `listener` is unowned: put `listener.close` in a
+ * Scope (as `Net.listen` does). Closing it closes every queued, not yet accepted connection.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeListener = (
+  transport: ListenerTransport,
+  options?: MakeListenerOptions
+): { readonly listener: Listener; readonly acceptor: Acceptor } => {
+  const impl = new internalListener.ListenerImpl(transport, options?.backlog ?? internalListener.defaultBacklog)
+  return { listener: impl, acceptor: impl }
+}

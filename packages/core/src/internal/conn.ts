@@ -1,0 +1,352 @@
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import type { Network } from "../Address.js"
+import type { Conn } from "../Conn.js"
+import * as NetError from "../NetError.js"
+import type { ConnTransport, Inbound, OsError } from "../Transport.js"
+import { invalidCount, invalidTimeout } from "./validate.js"
+import { type Timer } from "./timer.js"
+
+const empty = new Uint8Array(0)
+const encoder = new TextEncoder()
+
+/** @internal Default receive buffer high-water mark, in bytes. */
+export const defaultReadBufferSize = 128 * 1024
+
+/** @internal Default chunk size of `Conn.stream`, in bytes. */
+export const streamChunkSize = 64 * 1024
+
+/**
+ * @internal
+ * A Go-style absolute deadline for one direction of a connection: one timer, owned by the
+ * connection. `expired` is a flag set by the timer rather than a clock comparison, so a timer
+ * that fires a millisecond early cannot leave an operation waiting forever.
+ */
+class Deadline {
+  expired = false
+  private cancel: (() => void) | undefined = undefined
+
+  set(ms: number, timer: Timer, onExpire: () => void): void {
+    this.clear()
+    if (ms === 0) return
+    this.cancel = timer.schedule(ms, () => {
+      this.cancel = undefined
+      this.expired = true
+      onExpire()
+    })
+  }
+
+  clear(): void {
+    if (this.cancel !== undefined) {
+      this.cancel()
+      this.cancel = undefined
+    }
+    this.expired = false
+  }
+}
+
+interface PendingWrite {
+  readonly settle: (result: Effect.Effect<number, NetError.NetError>) => void
+}
+
+/**
+ * @internal
+ * The connection engine every `Net` shares: a bounded receive buffer fed by the transport,
+ * pending readers and writers, deadlines, half-close and close. Transports only move bytes.
+ */
+export class ConnImpl implements Conn, Inbound {
+  readonly network: Network
+  readonly localAddress: string
+  readonly remoteAddress: string
+
+  // receive buffer: chunks[head..] hold `buffered` bytes
+  private chunks: Array<Uint8Array> = []
+  private head = 0
+  private buffered = 0
+  private paused = false
+  private eof = false
+  private failure: OsError | undefined = undefined
+  private readWaiters = new Set<() => void>()
+
+  private pendingWrites = new Set<PendingWrite>()
+  private writeShut = false
+  private writeFailure: OsError | undefined = undefined
+
+  private closed = false
+  private readonly readDeadline = new Deadline()
+  private readonly writeDeadline = new Deadline()
+
+  constructor(
+    readonly transport: ConnTransport,
+    private readonly timer: Timer,
+    private readonly highWaterMark: number,
+    /** Fault injection (MemoryNet): caps the size of each read. */
+    private readonly shortRead?: ((n: number) => number) | undefined
+  ) {
+    this.network = transport.network
+    this.localAddress = transport.localAddress
+    this.remoteAddress = transport.remoteAddress
+  }
+
+  // ---- errors -------------------------------------------------------------------------------
+
+  private context(op: NetError.Op): NetError.ErrnoContext {
+    return { op, network: this.network, address: this.remoteAddress, source: this.localAddress }
+  }
+
+  private error(tag: "Closed" | "Timeout" | "BrokenPipe", op: NetError.Op, reason: string): NetError.NetError {
+    return NetError.make(tag, { ...this.context(op), reason })
+  }
+
+  private closedError(op: NetError.Op) {
+    return this.error("Closed", op, NetError.closedReason)
+  }
+
+  private timeoutError(op: NetError.Op) {
+    return this.error("Timeout", op, NetError.timeoutReason)
+  }
+
+  // ---- inbound (called by the transport) ----------------------------------------------------
+
+  push(chunk: Uint8Array): boolean {
+    if (this.closed || this.eof || this.failure !== undefined) return true
+    if (chunk.length === 0) return !this.paused
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+    this.wakeReaders()
+    if (this.buffered >= this.highWaterMark && !this.paused) {
+      this.paused = true
+      this.transport.pause()
+    }
+    return !this.paused
+  }
+
+  end(): void {
+    if (this.closed || this.eof || this.failure !== undefined) return
+    this.eof = true
+    this.wakeReaders()
+  }
+
+  fail(error: OsError): void {
+    if (this.closed || this.failure !== undefined) return
+    this.failure = error
+    if (this.writeFailure === undefined) this.writeFailure = error
+    this.wakeReaders()
+    this.settleWrites(Effect.fail(NetError.fromErrno(error, this.context("write"))))
+  }
+
+  private wakeReaders(): void {
+    if (this.readWaiters.size === 0) return
+    const waiters = Array.from(this.readWaiters)
+    this.readWaiters.clear()
+    for (const wake of waiters) wake()
+  }
+
+  private settleWrites(result: Effect.Effect<number, NetError.NetError>): void {
+    if (this.pendingWrites.size === 0) return
+    const writes = Array.from(this.pendingWrites)
+    this.pendingWrites.clear()
+    for (const w of writes) w.settle(result)
+  }
+
+  // ---- reading ------------------------------------------------------------------------------
+
+  /** Takes up to n bytes from the buffer (buffered > 0). Copies only to join chunks. */
+  private take(n: number): Uint8Array {
+    const first = this.chunks[this.head]!
+    let out: Uint8Array
+    if (first.length >= n || this.head === this.chunks.length - 1) {
+      out = first.length > n ? first.subarray(0, n) : first
+      if (out.length === first.length) {
+        this.chunks[this.head++] = empty
+      } else {
+        this.chunks[this.head] = first.subarray(out.length)
+      }
+    } else {
+      const size = Math.min(n, this.buffered)
+      out = new Uint8Array(size)
+      let offset = 0
+      while (offset < size) {
+        const chunk = this.chunks[this.head]!
+        const count = Math.min(chunk.length, size - offset)
+        out.set(count === chunk.length ? chunk : chunk.subarray(0, count), offset)
+        offset += count
+        if (count === chunk.length) this.chunks[this.head++] = empty
+        else this.chunks[this.head] = chunk.subarray(count)
+      }
+    }
+    this.buffered -= out.length
+    if (this.head === this.chunks.length) {
+      this.chunks = []
+      this.head = 0
+    } else if (this.head > 1024) {
+      this.chunks = this.chunks.slice(this.head)
+      this.head = 0
+    }
+    if (this.paused && this.buffered <= this.highWaterMark >>> 1) {
+      this.paused = false
+      this.transport.resume()
+    }
+    return out
+  }
+
+  private readonly waitReadable: Effect.Effect<void> = Effect.async<void>((resume) => {
+    const wake = () => resume(Effect.void)
+    this.readWaiters.add(wake)
+    return Effect.sync(() => {
+      this.readWaiters.delete(wake)
+    })
+  })
+
+  private readLoop(n: number): Effect.Effect<Uint8Array, NetError.NetError> {
+    return Effect.suspend(() => {
+      if (this.closed) return Effect.fail(this.closedError("read"))
+      if (n === 0) return Effect.succeed(empty)
+      if (this.readDeadline.expired) return Effect.fail(this.timeoutError("read"))
+      if (this.buffered > 0) return Effect.succeed(this.take(this.shortRead === undefined ? n : this.shortRead(n)))
+      if (this.failure !== undefined) return Effect.fail(NetError.fromErrno(this.failure, this.context("read")))
+      if (this.eof) return Effect.succeed(empty)
+      return Effect.flatMap(this.waitReadable, () => this.readLoop(n))
+    })
+  }
+
+  read(n: number): Effect.Effect<Uint8Array, NetError.NetError> {
+    const reason = invalidCount(n)
+    if (reason !== undefined) {
+      return Effect.fail(NetError.make("InvalidArgument", { ...this.context("read"), reason }))
+    }
+    return this.readLoop(n)
+  }
+
+  // ---- writing ------------------------------------------------------------------------------
+
+  write(data: Uint8Array | string): Effect.Effect<number, NetError.NetError> {
+    return Effect.suspend(() => {
+      if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+        return Effect.fail(
+          NetError.make("InvalidArgument", {
+            ...this.context("write"),
+            reason: "invalid argument: data must be a Uint8Array or a string"
+          })
+        )
+      }
+      if (this.closed) return Effect.fail(this.closedError("write"))
+      if (this.writeDeadline.expired) return Effect.fail(this.timeoutError("write"))
+      if (this.writeFailure !== undefined) {
+        return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
+      }
+      if (this.writeShut) return Effect.fail(this.error("BrokenPipe", "write", "broken pipe"))
+      const bytes = typeof data === "string" ? encoder.encode(data) : data
+      const size = bytes.length
+      if (size === 0) return Effect.succeed(0)
+      return Effect.async<number, NetError.NetError>((resume) => {
+        let settled = false
+        const pending: PendingWrite = {
+          settle: (result) => {
+            if (settled) return
+            settled = true
+            resume(result)
+          }
+        }
+        const done = (error?: OsError) => {
+          if (settled) return
+          this.pendingWrites.delete(pending)
+          if (error !== undefined) {
+            if (this.writeFailure === undefined) this.writeFailure = error
+            pending.settle(Effect.fail(NetError.fromErrno(error, this.context("write"))))
+          } else {
+            pending.settle(Effect.succeed(size))
+          }
+        }
+        this.pendingWrites.add(pending)
+        if (this.transport.write(bytes, done)) {
+          this.pendingWrites.delete(pending)
+          settled = true
+          resume(Effect.succeed(size))
+          return
+        }
+        return Effect.sync(() => {
+          settled = true
+          this.pendingWrites.delete(pending)
+        })
+      })
+    })
+  }
+
+  get closeWrite(): Effect.Effect<void, NetError.NetError> {
+    return Effect.suspend(() => {
+      if (this.closed) return Effect.fail(this.closedError("close"))
+      if (this.writeShut) return Effect.void
+      this.writeShut = true
+      return Effect.async<void, NetError.NetError>((resume) => {
+        this.transport.closeWrite((error) => {
+          if (error === undefined || this.closed) resume(Effect.void)
+          else resume(Effect.fail(NetError.fromErrno(error, this.context("close"))))
+        })
+      })
+    })
+  }
+
+  // ---- deadlines ----------------------------------------------------------------------------
+
+  private deadline(op: "set_read_timeout" | "set_write_timeout", ms: number) {
+    return Effect.suspend(() => {
+      const reason = invalidTimeout(ms)
+      if (reason !== undefined) return Effect.fail(NetError.make("InvalidArgument", { ...this.context(op), reason }))
+      if (this.closed) return Effect.fail(this.closedError(op))
+      if (op === "set_read_timeout") {
+        this.readDeadline.set(ms, this.timer, () => this.wakeReaders())
+      } else {
+        this.writeDeadline.set(ms, this.timer, () => this.settleWrites(Effect.fail(this.timeoutError("write"))))
+      }
+      return Effect.void
+    })
+  }
+
+  setReadTimeout(ms: number): Effect.Effect<void, NetError.NetError> {
+    return this.deadline("set_read_timeout", ms)
+  }
+
+  setWriteTimeout(ms: number): Effect.Effect<void, NetError.NetError> {
+    return this.deadline("set_write_timeout", ms)
+  }
+
+  // ---- closing ------------------------------------------------------------------------------
+
+  /** Closes at once; `abort` resets the connection (RST) instead of a graceful FIN. */
+  closeNow(abort: boolean): void {
+    if (this.closed) return
+    this.closed = true
+    this.readDeadline.clear()
+    this.writeDeadline.clear()
+    this.chunks = []
+    this.head = 0
+    this.buffered = 0
+    this.wakeReaders()
+    this.settleWrites(Effect.fail(this.closedError("write")))
+    this.transport.close(abort)
+  }
+
+  readonly close: Effect.Effect<void> = Effect.sync(() => this.closeNow(false))
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  // ---- streams ------------------------------------------------------------------------------
+
+  get stream(): Stream.Stream<Uint8Array, NetError.NetError> {
+    return Stream.repeatEffectOption(
+      Effect.flatMap(
+        Effect.mapError(this.read(streamChunkSize), Option.some),
+        (chunk) => chunk.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(chunk)
+      )
+    )
+  }
+
+  get sink(): Sink.Sink<void, Uint8Array, never, NetError.NetError> {
+    return Sink.forEach((chunk: Uint8Array) => this.write(chunk))
+  }
+}

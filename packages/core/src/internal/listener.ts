@@ -1,0 +1,126 @@
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Network } from "../Address.js"
+import type { Conn } from "../Conn.js"
+import type { Listener } from "../Listener.js"
+import * as NetError from "../NetError.js"
+import type { Acceptor, ListenerTransport, OsError } from "../Transport.js"
+
+/** @internal Default bound on connections accepted by the OS but not yet by the program. */
+export const defaultBacklog = 511
+
+type Entry = { readonly conn: Conn } | { readonly error: OsError }
+
+/**
+ * @internal
+ * The listener engine every `Net` shares: a bounded queue of connections the transport
+ * accepted, pending accepts, and close. Accept waits interruptibly and takes atomically, so an
+ * interrupted accept never drops a connection.
+ */
+export class ListenerImpl implements Listener, Acceptor {
+  readonly network: Network
+  readonly address: string
+  private queue: Array<Entry> = []
+  private waiters = new Set<() => void>()
+  private closed = false
+
+  constructor(readonly transport: ListenerTransport, private readonly backlog: number) {
+    this.network = transport.network
+    this.address = transport.address
+  }
+
+  push(conn: Conn): boolean {
+    if (this.closed || this.pendingConns() >= this.backlog) {
+      Effect.runSync(conn.close)
+      return false
+    }
+    this.queue.push({ conn })
+    this.wake()
+    return true
+  }
+
+  fail(error: OsError): void {
+    if (this.closed) return
+    const last = this.queue[this.queue.length - 1]
+    if (last !== undefined && "error" in last) return // one transient error stands for a burst
+    this.queue.push({ error })
+    this.wake()
+  }
+
+  private pendingConns(): number {
+    let n = 0
+    for (const entry of this.queue) if ("conn" in entry) n++
+    return n
+  }
+
+  private wake(): void {
+    if (this.waiters.size === 0) return
+    const waiters = Array.from(this.waiters)
+    this.waiters.clear()
+    for (const wake of waiters) wake()
+  }
+
+  private readonly waitAcceptable: Effect.Effect<void> = Effect.async<void>((resume) => {
+    const wake = () => resume(Effect.void)
+    this.waiters.add(wake)
+    return Effect.sync(() => {
+      this.waiters.delete(wake)
+    })
+  })
+
+  private error(error: OsError | "closed"): NetError.NetError {
+    const context = { op: "accept" as const, network: this.network, address: this.address }
+    return error === "closed"
+      ? NetError.make("Closed", { ...context, reason: NetError.closedReason })
+      : NetError.fromErrno(error, context)
+  }
+
+  /**
+   * Waits (interruptibly) for a connection, then takes it and hands it to `register` without
+   * an interruption point in between.
+   */
+  take<A, E, R>(
+    restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+    register: (conn: Conn) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | NetError.NetError, R> {
+    const loop: Effect.Effect<A, E | NetError.NetError, R> = Effect.suspend(() => {
+      if (this.closed) return Effect.fail(this.error("closed"))
+      const entry = this.queue.shift()
+      if (entry === undefined) return Effect.flatMap(restore(this.waitAcceptable), () => loop)
+      return "error" in entry ? Effect.fail(this.error(entry.error)) : register(entry.conn)
+    })
+    return loop
+  }
+
+  readonly accept: Effect.Effect<Conn, NetError.NetError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(
+      Effect.scope,
+      (scope) => this.take(restore, (conn) => Effect.as(Scope.addFinalizer(scope, conn.close), conn))
+    )
+  )
+
+  get connections(): Stream.Stream<Conn, NetError.NetError> {
+    const next = Effect.uninterruptibleMask((restore) => this.take(restore, Effect.succeed))
+    return Stream.repeatEffectOption(
+      Effect.mapError(next, (error) => error._tag === "Closed" ? Option.none() : Option.some(error))
+    )
+  }
+
+  closeNow(): void {
+    if (this.closed) return
+    this.closed = true
+    const queued = this.queue
+    this.queue = []
+    for (const entry of queued) if ("conn" in entry) Effect.runSync(entry.conn.close)
+    this.wake()
+    this.transport.close()
+  }
+
+  readonly close: Effect.Effect<void> = Effect.sync(() => this.closeNow())
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+}
