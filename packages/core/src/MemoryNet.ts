@@ -23,7 +23,7 @@ import type { Conn } from "./Conn.js"
 import { ConnImpl } from "./internal/conn.js"
 import { ListenerImpl, defaultBacklog } from "./internal/listener.js"
 import { clockTimer, type Timer } from "./internal/timer.js"
-import { invalidPositive } from "./internal/validate.js"
+import { invalidNonNegative, invalidPositive } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
 import * as Net from "./Net.js"
 import * as NetError from "./NetError.js"
@@ -242,14 +242,41 @@ interface Bound {
 
 const wildcard = (host: string) => host === "" || host === "0.0.0.0" || host === "::"
 
+/** The reason the options are invalid, or undefined. */
+const invalidOptions = (options: Options | undefined): string | undefined => {
+  if (options === undefined) return undefined
+  const faults = options.faults
+  const checks: Array<string | undefined> = [
+    options.readBufferSize !== undefined ? invalidPositive("readBufferSize", options.readBufferSize) : undefined,
+    faults !== undefined && !Number.isFinite(faults.seed) ? `invalid argument: faults.seed must be a finite number, got ${faults.seed}` : undefined,
+    faults?.resetAfterBytes !== undefined ? invalidNonNegative("faults.resetAfterBytes", faults.resetAfterBytes) : undefined,
+    typeof faults?.shortReads === "number" ? invalidPositive("faults.shortReads", faults.shortReads) : undefined,
+    faults?.delay !== undefined
+      ? invalidNonNegative("faults.delay.min", faults.delay.min) ?? invalidNonNegative("faults.delay.max", faults.delay.max) ??
+        (faults.delay.max < faults.delay.min ? "invalid argument: faults.delay.max must not be below faults.delay.min" : undefined)
+      : undefined
+  ]
+  return checks.find((reason) => reason !== undefined)
+}
+
 /**
- * Makes a fresh MemoryNet namespace (its own ports and paths) as a `Net` service.
+ * Makes a fresh MemoryNet namespace (its own ports and paths) as a `Net` service. Fails with
+ * `InvalidArgument` for a bad option (a non-positive `readBufferSize`, a negative fault size or
+ * delay, a delay range whose `max` is below its `min`).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options?: Options): Effect.Effect<Net.Net["Type"]> =>
-  Effect.sync(() => {
+export const make = (options?: Options): Effect.Effect<Net.Net["Type"], NetError.InvalidArgument> =>
+  Effect.suspend(() => {
+    const reason = invalidOptions(options)
+    return reason === undefined
+      ? Effect.succeed(makeUnsafe(options))
+      : Effect.fail(NetError.make("InvalidArgument", { op: "listen", network: "", address: "", reason }))
+  })
+
+const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
+  {
     const readBufferSize = options?.readBufferSize ?? 64 * 1024
     const faults = options?.faults !== undefined ? new FaultSource(options.faults) : undefined
     const bound = new Map<string, Bound>()
@@ -259,7 +286,12 @@ export const make = (options?: Options): Effect.Effect<Net.Net["Type"]> =>
     const invalid = (op: NetError.Op, network: string, address: string, reason: string) =>
       NetError.make("InvalidArgument", { op, network, address, reason })
 
-    const resolve = (network: Address.Network, address: string, host: string): Either.Either<string, NetError.NetError> => {
+    const resolve = (
+      op: NetError.Op,
+      network: Address.Network,
+      address: string,
+      host: string
+    ): Either.Either<string, NetError.NetError> => {
       if (host === "" || Address.ipVersion(host) !== undefined) return Either.right(host)
       const names = host.toLowerCase() === "localhost"
         ? [network === "tcp6" ? "::1" : "127.0.0.1"]
@@ -267,7 +299,7 @@ export const make = (options?: Options): Effect.Effect<Net.Net["Type"]> =>
       const wanted = network === "tcp4" ? 4 : network === "tcp6" ? 6 : undefined
       const ip = names.find((candidate) => wanted === undefined || Address.ipVersion(candidate) === wanted)
       return ip !== undefined ? Either.right(ip) : Either.left(
-        NetError.fromErrno({ code: "ENOTFOUND", hostname: host }, { op: "dial", network, address })
+        NetError.fromErrno({ code: "ENOTFOUND", hostname: host }, { op, network, address })
       )
     }
 
@@ -284,6 +316,9 @@ export const make = (options?: Options): Effect.Effect<Net.Net["Type"]> =>
         const backlog = listenOptions?.backlog ?? defaultBacklog
         const invalidBacklog = invalidPositive("backlog", backlog)
         if (invalidBacklog !== undefined) return Effect.fail(invalid("listen", network, address, invalidBacklog))
+        const size = listenOptions?.readBufferSize
+        const invalidSize = size !== undefined ? invalidPositive("readBufferSize", size) : undefined
+        if (invalidSize !== undefined) return Effect.fail(invalid("listen", network, address, invalidSize))
         const context = { op: "listen" as const, network, address }
         let key: string
         let host = ""
@@ -294,7 +329,7 @@ export const make = (options?: Options): Effect.Effect<Net.Net["Type"]> =>
             return Effect.fail(NetError.fromErrno({ code: "EADDRINUSE", syscall: "bind" }, context))
           }
         } else {
-          const resolved = resolve(addr.network, address, addr.host)
+          const resolved = resolve("listen", addr.network, address, addr.host)
           if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
           host = resolved.right
           port = addr.port
@@ -353,7 +388,7 @@ export const make = (options?: Options): Effect.Effect<Net.Net["Type"]> =>
           return Either.left(NetError.fromErrno({ code: "ENOENT", syscall: "connect" }, context))
         }
       } else {
-        const resolved = resolve(addr.network, address, addr.host)
+        const resolved = resolve("dial", addr.network, address, addr.host)
         if (Either.isLeft(resolved)) return Either.left(resolved.left)
         const host = wildcard(resolved.right) ? (addr.network === "tcp6" ? "::1" : "127.0.0.1") : resolved.right
         target = bound.get(`${host}|${addr.port}`) ?? bound.get(`|${addr.port}`) ??
@@ -413,7 +448,8 @@ export const make = (options?: Options): Effect.Effect<Net.Net["Type"]> =>
           Scope.Scope
         >
     })
-  })
+  }
+}
 
 /** One end of a memory connection: writes go out on `outgoing`, reads come from `incoming`. */
 const endpoint = (
@@ -442,12 +478,14 @@ const endpoint = (
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Net.Net> = Layer.effect(Net.Net, make())
+export const layer: Layer.Layer<Net.Net> = Layer.effect(Net.Net, Effect.orDie(make()))
 
 /**
  * A Layer providing a fresh MemoryNet as `Net`, with options (buffer size, hosts, faults).
+ * Fails with `InvalidArgument` for a bad option.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerWith = (options: Options): Layer.Layer<Net.Net> => Layer.effect(Net.Net, make(options))
+export const layerWith = (options: Options): Layer.Layer<Net.Net, NetError.InvalidArgument> =>
+  Layer.effect(Net.Net, make(options))

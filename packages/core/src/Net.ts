@@ -157,7 +157,7 @@ export const serve = <E, R>(
 ): Effect.Effect<void, NetError.InvalidArgument, Scope.Scope | R> =>
   Effect.gen(function*() {
     const concurrency = options?.concurrency ?? Number.POSITIVE_INFINITY
-    const invalid = invalidPositive("concurrency", concurrency)
+    const invalid = invalidPositive("concurrency", concurrency, true)
     if (invalid !== undefined) {
       return yield* NetError.make("InvalidArgument", {
         op: "accept",

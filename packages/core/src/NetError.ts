@@ -444,7 +444,7 @@ export const fromErrno = (
  * @category guards
  */
 export const isNetError = (u: unknown): u is NetError =>
-  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && u._tag in classes &&
+  Predicate.hasProperty(u, "_tag") && typeof u._tag === "string" && Object.hasOwn(classes, u._tag) &&
   u instanceof classes[u._tag as Tag]
 
 /**

@@ -89,6 +89,8 @@ export interface MakeConnOptions {
 /**
  * Builds a `Conn` around a transport. The returned `inbound` is for the adapter to feed; the
  * `conn` is unowned: put `conn.close` in a Scope (as `Net.dial` and `Listener.accept` do).
+ * Throws a `RangeError` (an adapter's programming error, not a network failure) when
+ * `readBufferSize` is not a positive integer; adapters validate user options first.
  *
  * @since 0.1.0
  * @category constructors
@@ -97,10 +99,14 @@ export const makeConn = (
   transport: ConnTransport,
   options?: MakeConnOptions
 ): { readonly conn: Conn; readonly inbound: Inbound } => {
+  const size = options?.readBufferSize
+  if (size !== undefined && !(Number.isSafeInteger(size) && size > 0)) {
+    throw new RangeError(`readBufferSize must be a positive integer, got ${size}`)
+  }
   const impl = new internalConn.ConnImpl(
     transport,
     options?.clock !== undefined ? clockTimer(options.clock) : liveTimer,
-    options?.readBufferSize ?? internalConn.defaultReadBufferSize
+    size ?? internalConn.defaultReadBufferSize
   )
   return { conn: impl, inbound: impl }
 }
