@@ -31,6 +31,7 @@ export interface Conn {
    * Reads at most `n` bytes (Go's `Conn.Read`): waits until at least one byte arrived, then
    * returns 1..n bytes and keeps the rest for the next read. Returns an empty array at EOF
    * (the peer's FIN) and for `n = 0`. Memory is bounded by the bytes received, never by `n`.
+   * The returned array belongs to the caller: vvnet never writes to it or reuses it.
    *
    * Fails with `InvalidArgument` (n negative, fractional, NaN), `Timeout` (the read deadline
    * passed; no byte is lost), `Closed` (this side closed, also ends a pending read),

@@ -1,0 +1,35 @@
+import type * as Net from "@vvnet/core/Net"
+import type * as Effect from "effect/Effect"
+import type * as FiberSet from "effect/FiberSet"
+import type * as Scope from "effect/Scope"
+import type { Host } from "../Host.js"
+import type { Waiter } from "./waiter.js"
+
+/**
+ * @internal
+ * What the natives of one bridge share: the host, the root Scope every connection and listener
+ * lives in, the FiberSet of every fiber the bridge runs (natives in flight, accept loops,
+ * handlers), and the way to run an Effect on the bridge's runtime.
+ */
+export interface NativeContext<V> {
+  readonly host: Host<V>
+  /** Parent of each connection's and listener's own Scope; closed by `dispose`. */
+  readonly root: Scope.Scope
+  /** Every fiber of the bridge; interrupted by `dispose`. */
+  readonly fibers: FiberSet.FiberSet<unknown, unknown>
+  /**
+   * Runs `effect` on the bridge's runtime as a tracked fiber and returns its value as a promise.
+   * Throws `VvRuntimeError` when the bridge is disposed; the promise rejects with one when the
+   * fiber is interrupted by `dispose` or dies (a bridge defect).
+   */
+  readonly run: <A>(native: string, effect: Effect.Effect<A, never, Net.Net>) => Promise<A>
+  /** Runs `effect` in the background as a tracked fiber (the accept loop). */
+  readonly fork: (native: string, effect: Effect.Effect<void, never, Net.Net>) => void
+  /**
+   * Tracks a waiting channel or mutex operation and returns its promise; `dispose` fails it
+   * with `VvRuntimeError`.
+   */
+  readonly wait: <A>(native: string, waiter: Waiter<A>) => Promise<A>
+  /** Throws `VvRuntimeError` when the bridge is disposed. */
+  readonly ensureOpen: (native: string) => void
+}

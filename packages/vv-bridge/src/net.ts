@@ -1,0 +1,327 @@
+/**
+ * The natives of `std/net.vv` (design.md §4) over vvnet's `Net` service, and the bridge's own
+ * `net.vv` text, which declares them and defines `reader` and `writer` in vv.
+ *
+ * | native                         | result                                                    |
+ * | ------------------------------ | --------------------------------------------------------- |
+ * | `dial(network, address)`       | ok(conn) or error(message)                                |
+ * | `listen(network, address)`     | ok(listener) or error(message)                            |
+ * | `accept(listener, handler)`    | none, at once; `handler(conn)` then runs per connection   |
+ * | `read(conn, n)`                | ok(list of ints 0..255); ok([]) at EOF and for n = 0      |
+ * | `write(conn, bytes)`           | ok(count)                                                 |
+ * | `close(x)`                     | ok(none); error on a second close                         |
+ * | `set_read_timeout(conn, ms)`   | ok(none); ms ≤ 0 clears                                   |
+ * | `set_write_timeout(conn, ms)`  | ok(none); ms ≤ 0 clears                                   |
+ *
+ * Network failures are error results whose value is the `NetError`'s Go-style message
+ * (`dial tcp 127.0.0.1:1: connect: connection refused`,
+ * `read tcp 127.0.0.1:5000->127.0.0.1:8080: i/o timeout`). A wrong argument count or kind
+ * throws `VvRuntimeError` before any I/O.
+ *
+ * @since 0.1.0
+ */
+import type { Conn } from "@vvnet/core/Conn"
+import type { Listener } from "@vvnet/core/Listener"
+import * as Net from "@vvnet/core/Net"
+import * as NetError from "@vvnet/core/NetError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Scope from "effect/Scope"
+import type { Native } from "./Host.js"
+import { type Args, defineNative, type Handle, messageOf } from "./internal/args.js"
+import type { NativeContext } from "./internal/context.js"
+
+/**
+ * The logical module path these natives are registered under.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const modulePath = "std/net.vv"
+
+/**
+ * The bridge's `std/net.vv`: the extern declarations of the natives, and `reader(conn)` /
+ * `writer(conn)`, which wrap a connection in the generalized reader and writer records of
+ * `std/io` (`{ conn, read = fun(r, n), close = fun(r) }`, `{ conn, write = fun(w, bytes),
+ * close = fun(w) }`; method convention: the record comes first). They return the record
+ * itself, so `try net.reader(c)` and `net.reader(c)` both work.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const source = `/// std/net: TCP and unix-socket networking (vvnet's bridge over Go-style sockets).
+///
+/// Results are { type = "ok", value } or { type = "error", value = message }, with Go's
+/// messages: "dial tcp 127.0.0.1:1: connect: connection refused". Networks: "tcp", "tcp4",
+/// "tcp6", "unix". Addresses: "host:port", "[v6]:port", ":port", port 0 for any free port,
+/// or a unix socket path.
+
+/// Connects to address on network: ok(conn) or an error.
+pub extern "native" fun dial(network, address)
+/// Listens on address: ok(listener) or an error.
+pub extern "native" fun listen(network, address)
+/// Runs handler(conn) for every connection, each as its own task, concurrently with the
+/// program; returns none at once. A handler's error is logged and the loop goes on. The
+/// handler owns its connection: close it with defer net.close(conn).
+pub extern "native" fun accept(listener, handler)
+/// Reads at most n bytes: ok(list of ints 0..255) as soon as any arrived; ok([]) at the end
+/// of the stream and for n = 0.
+pub extern "native" fun read(conn, n)
+/// Writes every element, ints and chars each sent as its low 8 bits: ok(count).
+pub extern "native" fun write(conn, bytes)
+/// Closes a connection or a listener: ok(none), or an error if it was already closed.
+pub extern "native" fun close(x)
+/// Sets the read deadline ms milliseconds from now, for this and later reads; 0 or less
+/// clears it. A read past it is an error containing "i/o timeout" and loses no data.
+pub extern "native" fun set_read_timeout(conn, ms)
+/// Sets the write deadline, as set_read_timeout does for reads.
+pub extern "native" fun set_write_timeout(conn, ms)
+
+/// The connection as a generalized reader: { conn, read = fun(r, n), close = fun(r) }.
+pub fun reader(conn)
+    return {
+        conn = conn,
+        read = fun(r, n) return read(r.conn, n) end,
+        close = fun(r) return close(r.conn) end
+    }
+end
+
+/// The connection as a generalized writer: { conn, write = fun(w, bytes), close = fun(w) }.
+pub fun writer(conn)
+    return {
+        conn = conn,
+        write = fun(w, bytes) return write(w.conn, bytes) end,
+        close = fun(w) return close(w.conn) end
+    }
+end
+`
+
+/**
+ * The handle inside a connection's userdata. `conn` is the vvnet connection; it lives in its
+ * own Scope under the bridge's root Scope, so it is closed by `close(conn)` from vv or by the
+ * bridge's `dispose`, whichever comes first.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ConnHandle implements Handle {
+  readonly vvType = "connection"
+  private closedByVv = false
+
+  constructor(
+    readonly conn: Conn,
+    /** @internal */
+    readonly scope: Scope.CloseableScope
+  ) {}
+
+  /** Whether vv code closed it. */
+  get isClosed(): boolean {
+    return this.closedByVv
+  }
+
+  /** @internal Marks it closed; false when it already was. */
+  claimClose(): boolean {
+    if (this.closedByVv) return false
+    this.closedByVv = true
+    return true
+  }
+
+  /** @internal Go's message for a second close. */
+  closedMessage(): string {
+    return NetError.make("Closed", {
+      op: "close",
+      network: this.conn.network,
+      address: this.conn.remoteAddress,
+      source: this.conn.localAddress,
+      reason: NetError.closedReason
+    }).message
+  }
+}
+
+/**
+ * The handle inside a listener's userdata. `listener` lives in its own Scope under the
+ * bridge's root Scope. Closing it stops its accept loops; connections already accepted stay
+ * open (Go's semantics).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ListenerHandle implements Handle {
+  readonly vvType = "listener"
+  private closedByVv = false
+
+  constructor(
+    readonly listener: Listener,
+    /** @internal */
+    readonly scope: Scope.CloseableScope
+  ) {}
+
+  /** Whether vv code closed it. */
+  get isClosed(): boolean {
+    return this.closedByVv
+  }
+
+  /** @internal Marks it closed; false when it already was. */
+  claimClose(): boolean {
+    if (this.closedByVv) return false
+    this.closedByVv = true
+    return true
+  }
+
+  /** @internal Go's message for a second close. */
+  closedMessage(): string {
+    return NetError.make("Closed", {
+      op: "close",
+      network: this.listener.network,
+      address: this.listener.address,
+      reason: NetError.closedReason
+    }).message
+  }
+}
+
+/** Go's net/http accept back-off (as `Net.serve`): 5 ms, doubling, at most 1 s. */
+const backoffStart = 5
+const backoffMax = 1000
+
+/**
+ * The natives of `std/net.vv` for one bridge.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Native<V>> => {
+  const { fibers, host, root } = context
+  const define = (name: string, params: ReadonlyArray<string>, impl: (args: Args<V>) => V | Promise<V>) =>
+    defineNative(host, context.ensureOpen, name, params, impl)
+
+  const result = <A>(effect: Effect.Effect<A, NetError.NetError>, f: (a: A) => V) =>
+    Effect.match(effect, { onFailure: (error) => host.error(error.message), onSuccess: f })
+
+  /** Acquires a resource in its own Scope under the root: closed by vv's close or by dispose. */
+  const acquire = <R>(effect: Effect.Effect<R, NetError.NetError, Scope.Scope | Net.Net>, wrap: (r: R, scope: Scope.CloseableScope) => object) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.fork(root, ExecutionStrategy.sequential)
+      const acquired = yield* Effect.either(Scope.extend(effect, scope))
+      if (Either.isLeft(acquired)) {
+        yield* Scope.close(scope, Exit.void)
+        return host.error(acquired.left.message)
+      }
+      return host.ok(host.userdata(wrap(acquired.right, scope)))
+    })
+
+  const log = (level: "error" | "warning", message: string) =>
+    Effect.sync(() => {
+      try {
+        host.log(level, message)
+      } catch {
+        // the host's log must not end the accept loop
+      }
+    })
+
+  const runHandler = (handler: V, conn: Conn, userdata: V) =>
+    Effect.tryPromise({
+      try: async (signal) => host.call(handler, [userdata], { signal }),
+      catch: (error) => error
+    }).pipe(
+      Effect.matchEffect({
+        onFailure: (error) =>
+          log("error", `net.accept: handler failed for ${conn.remoteAddress || "a connection"}: ${messageOf(error)}`),
+        onSuccess: (value) => {
+          const returned = host.toResult(value)
+          return returned !== undefined && !returned.ok
+            ? log("error", `net.accept: handler returned an error for ${conn.remoteAddress || "a connection"}: ${host.show(returned.value)}`)
+            : Effect.void
+        }
+      })
+    )
+
+  const acceptLoop = (handle: ListenerHandle, handler: V): Effect.Effect<void> => {
+    const listener = handle.listener
+    // Waiting is interruptible; taking a connection and starting its handler is not, so no
+    // accepted connection is dropped (an interrupted loop leaves it in the root Scope).
+    const acceptOne = Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.fork(root, ExecutionStrategy.sequential)
+        const accepted = yield* Effect.exit(restore(Scope.extend(listener.accept, scope)))
+        if (Exit.isFailure(accepted)) {
+          yield* Scope.close(scope, Exit.void)
+          return yield* accepted
+        }
+        const conn = accepted.value
+        const userdata = host.userdata(new ConnHandle(conn, scope))
+        yield* FiberSet.run(fibers, Effect.interruptible(runHandler(handler, conn, userdata)))
+        return undefined
+      })
+    )
+    const loop = (delay: number): Effect.Effect<void> =>
+      Effect.matchEffect(acceptOne, {
+        onSuccess: () => loop(0),
+        onFailure: (error) => {
+          if (error._tag === "Closed") return Effect.void
+          const next = delay === 0 ? backoffStart : Math.min(delay * 2, backoffMax)
+          return log("warning", `net.accept: ${error.message}; retrying in ${next} ms`).pipe(
+            Effect.zipRight(Effect.sleep(Duration.millis(next))),
+            Effect.zipRight(Effect.suspend(() => loop(next)))
+          )
+        }
+      })
+    return loop(0)
+  }
+
+  const connection = (args: Args<V>) => args.handle(0, ConnHandle, "a connection")
+
+  const timeout = (name: "set_read_timeout" | "set_write_timeout") =>
+    define(name, ["conn", "ms"], (args) => {
+      const conn = connection(args).conn
+      const ms = Math.max(0, args.int(1))
+      const set = name === "set_read_timeout" ? conn.setReadTimeout(ms) : conn.setWriteTimeout(ms)
+      return context.run(name, result(set, () => host.ok(host.none())))
+    })
+
+  const list: ReadonlyArray<Native<V>> = [
+    define("dial", ["network", "address"], (args) => {
+      const network = args.text(0)
+      const address = args.text(1)
+      return context.run("dial", acquire(Net.dial(network, address), (conn, scope) => new ConnHandle(conn, scope)))
+    }),
+    define("listen", ["network", "address"], (args) => {
+      const network = args.text(0)
+      const address = args.text(1)
+      return context.run(
+        "listen",
+        acquire(Net.listen(network, address), (listener, scope) => new ListenerHandle(listener, scope))
+      )
+    }),
+    define("accept", ["listener", "handler"], (args) => {
+      const handle = args.handle(0, ListenerHandle, "a listener")
+      const handler = args.fun(1)
+      context.fork("accept", acceptLoop(handle, handler))
+      return host.none()
+    }),
+    define("read", ["conn", "n"], (args) => {
+      const conn = connection(args).conn
+      const n = args.count(1)
+      return context.run("read", result(conn.read(n), (bytes) => host.ok(host.bytes(bytes))))
+    }),
+    define("write", ["conn", "bytes"], (args) => {
+      const conn = connection(args).conn
+      const data = args.bytes(1)
+      return context.run("write", result(conn.write(data), (n) => host.ok(host.int(n))))
+    }),
+    define("close", ["x"], (args) => {
+      const handle = host.toUserdata(args.values[0]!)
+      if (!(handle instanceof ConnHandle || handle instanceof ListenerHandle)) {
+        return args.fail(0, "a connection or a listener")
+      }
+      if (!handle.claimClose()) return host.error(handle.closedMessage())
+      return context.run("close", Effect.map(Scope.close(handle.scope, Exit.void), () => host.ok(host.none())))
+    }),
+    timeout("set_read_timeout"),
+    timeout("set_write_timeout")
+  ]
+  return new Map(list.map((native) => [native.name, native]))
+}
