@@ -13,6 +13,10 @@ export const projects: Array<TestProjectConfiguration> = [
   {
     extends: true,
     test: { name: "vv-bridge", include: ["packages/vv-bridge/test/**/*.test.ts"] }
+  },
+  {
+    extends: true,
+    test: { name: "vv-runtime", include: ["packages/vv-runtime/test/**/*.test.ts"] }
   }
 ]
 

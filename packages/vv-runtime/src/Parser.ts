@@ -1,0 +1,581 @@
+/**
+ * The vv parser: tokens to a `Module` (see `Ast.ts`), by recursive descent. Precedence, lowest
+ * first, all left-associative: `or`, `and`, `==`, `< <=`, `+ -`, `* / /: %`, prefix `- try`,
+ * then call, field, index, slice and postfix `!`.
+ *
+ * @since 0.1.0
+ */
+import type * as Ast from "./Ast.js"
+import { SourceFile } from "./Ast.js"
+import { VvSyntaxError } from "./Errors.js"
+import type { Token } from "./Lexer.js"
+import { tokenize } from "./Lexer.js"
+
+const maxInt = (1n << 63n) - 1n
+const minIntMagnitude = 1n << 63n
+
+/** Keywords after which a bare `return` has no value (they start a statement or close a block). */
+const statementStarts = new Set([
+  "end",
+  "else",
+  "let",
+  "begin",
+  "while",
+  "if",
+  "defer",
+  "assert",
+  "break",
+  "continue",
+  "return",
+  "import"
+])
+
+const describe = (token: Token): string =>
+  token.kind === "eof" ? "end of file" : token.kind === "string" ? `string ${token.text}` : `'${token.text}'`
+
+class Parser {
+  private pos = 0
+  /** Enclosing `while` loops in the current function (break/continue are checked statically). */
+  private loops = 0
+
+  constructor(readonly source: SourceFile, private readonly tokens: ReadonlyArray<Token>) {}
+
+  // ---- token helpers ----
+
+  private peek(ahead = 0): Token {
+    return this.tokens[Math.min(this.pos + ahead, this.tokens.length - 1)]!
+  }
+
+  private next(): Token {
+    const token = this.peek()
+    if (this.pos < this.tokens.length - 1) this.pos++
+    return token
+  }
+
+  private is(text: string, ahead = 0): boolean {
+    const token = this.peek(ahead)
+    return (token.kind === "punct" || token.kind === "keyword") && token.text === text
+  }
+
+  private isWord(word: string, ahead = 0): boolean {
+    const token = this.peek(ahead)
+    return token.kind === "ident" && token.text === word
+  }
+
+  private eat(text: string): boolean {
+    if (this.is(text)) {
+      this.pos++
+      return true
+    }
+    return false
+  }
+
+  fail(offset: number, message: string): never {
+    throw new VvSyntaxError(this.source, offset, message)
+  }
+
+  private expect(text: string, context?: string): Token {
+    if (this.is(text)) return this.next()
+    const token = this.peek()
+    return this.fail(token.at, `expected '${text}'${context === undefined ? "" : ` ${context}`}, found ${describe(token)}`)
+  }
+
+  private ident(what: string): Token {
+    const token = this.peek()
+    if (token.kind === "ident") return this.next()
+    return this.fail(
+      token.at,
+      token.kind === "keyword" ? `expected ${what}, found keyword '${token.text}'` : `expected ${what}, found ${describe(token)}`
+    )
+  }
+
+  private string(what: string): Token & { kind: "string" } {
+    const token = this.peek()
+    if (token.kind === "string") {
+      this.next()
+      if (token.parts.some((p) => typeof p !== "string")) this.fail(token.at, `${what} cannot interpolate`)
+      return token
+    }
+    return this.fail(token.at, `expected ${what}, found ${describe(token)}`)
+  }
+
+  private where(offset: number): string {
+    const { column, line } = this.source.position(offset)
+    return `${line}:${column}`
+  }
+
+  // ---- modules ----
+
+  parseModule(): Ast.Module {
+    const imports: Array<Ast.Import> = []
+    while (this.is("import")) imports.push(this.parseImport())
+    const items: Array<Ast.Item> = []
+    while (this.peek().kind !== "eof") {
+      const token = this.peek()
+      if (this.is("import")) this.fail(token.at, "imports must come before every other statement of a module")
+      if (this.isWord("test") && this.peek(1).kind === "string") {
+        items.push({ pub: false, node: this.parseTest() })
+        continue
+      }
+      let pub = false
+      if (this.isWord("pub") && (this.is("let", 1) || this.is("fun", 1) || this.isWord("extern", 1))) {
+        pub = true
+        this.next()
+      }
+      if (this.isWord("extern") && this.peek(1).kind === "string") {
+        items.push({ pub, node: this.parseExtern() })
+        continue
+      }
+      const stmt = this.parseStmt()
+      if (pub && stmt._tag !== "Let" && stmt._tag !== "LetRecord") {
+        this.fail(stmt.at, "'pub' applies to 'let', 'fun' and 'extern' declarations only")
+      }
+      items.push({ pub, node: stmt })
+    }
+    return { source: this.source, imports, items }
+  }
+
+  private parseImport(): Ast.Import {
+    const at = this.expect("import").at
+    const alias = this.ident("a module name after 'import'").text
+    if (!this.isWord("from")) this.fail(this.peek().at, `expected 'from' after 'import ${alias}', found ${describe(this.peek())}`)
+    this.next()
+    const path = this.string("a module path (a string)").parts.join("")
+    return { _tag: "Import", at, alias, path }
+  }
+
+  private parseExtern(): Ast.Extern {
+    const at = this.next().at
+    const abi = this.string("an extern kind such as \"native\"").parts.join("")
+    if (this.eat("fun")) {
+      const name = this.ident("a function name").text
+      const params = this.parseParams()
+      return { _tag: "Extern", at, abi, kind: "fun", name, params }
+    }
+    if (this.eat("let")) {
+      const name = this.ident("a name").text
+      return { _tag: "Extern", at, abi, kind: "let", name, params: [] }
+    }
+    return this.fail(this.peek().at, `expected 'fun' or 'let' after extern ${JSON.stringify(abi)}, found ${describe(this.peek())}`)
+  }
+
+  private parseTest(): Ast.Test {
+    const at = this.next().at
+    const name = this.string("a test name").parts.join("")
+    const body = this.parseBody("test", at)
+    return { _tag: "Test", at, name, body }
+  }
+
+  // ---- statements ----
+
+  /** Statements up to (and consuming) the `end` that closes the construct opened at `at`. */
+  private parseBody(construct: string, at: number): Array<Ast.Stmt> {
+    const body = this.parseBlock()
+    if (!this.is("end")) {
+      this.fail(this.peek().at, `expected 'end' to close '${construct}' at ${this.where(at)}, found ${describe(this.peek())}`)
+    }
+    this.next()
+    return body
+  }
+
+  /** Statements up to `end`, `else` or the end of the text (not consumed). */
+  private parseBlock(): Array<Ast.Stmt> {
+    const body: Array<Ast.Stmt> = []
+    while (!this.is("end") && !this.is("else") && this.peek().kind !== "eof") body.push(this.parseStmt())
+    return body
+  }
+
+  parseStmt(): Ast.Stmt {
+    const token = this.peek()
+    const at = token.at
+    if (token.kind === "keyword") {
+      switch (token.text) {
+        case "let":
+          return this.parseLet()
+        case "fun":
+          if (this.peek(1).kind === "ident") return this.parseFunDecl()
+          break
+        case "begin": {
+          this.next()
+          return { _tag: "Begin", at, body: this.parseBody("begin", at) }
+        }
+        case "while": {
+          this.next()
+          const cond = this.parseExpr()
+          this.loops++
+          try {
+            return { _tag: "While", at, cond, body: this.parseBody("while", at) }
+          } finally {
+            this.loops--
+          }
+        }
+        case "if":
+          return this.parseIf()
+        case "defer": {
+          this.next()
+          if (this.is("end") || this.is("else") || this.peek().kind === "eof") {
+            this.fail(this.peek().at, `expected a statement after 'defer', found ${describe(this.peek())}`)
+          }
+          return { _tag: "Defer", at, stmt: this.parseStmt() }
+        }
+        case "assert": {
+          this.next()
+          return { _tag: "Assert", at, expr: this.parseExpr() }
+        }
+        case "break":
+        case "continue": {
+          this.next()
+          if (this.loops === 0) this.fail(at, `'${token.text}' outside a loop`)
+          return token.text === "break" ? { _tag: "Break", at } : { _tag: "Continue", at }
+        }
+        case "return": {
+          this.next()
+          const following = this.peek()
+          const bare = following.kind === "eof" ||
+            (following.kind === "keyword" && statementStarts.has(following.text)) ||
+            (following.kind === "keyword" && following.text === "fun" && this.peek(1).kind === "ident")
+          return { _tag: "Return", at, value: bare ? undefined : this.parseExpr() }
+        }
+        case "import":
+          return this.fail(at, "imports are only allowed at the top of a module")
+        case "end":
+        case "else":
+          return this.fail(at, `unexpected '${token.text}'`)
+      }
+    }
+    if (token.kind === "ident" && (token.text === "test" || token.text === "extern") && this.peek(1).kind === "string") {
+      this.fail(at, `'${token.text}' declarations are only allowed at the top level of a module`)
+    }
+    const expr = this.parseExpr()
+    if (this.is("=") || this.is("+=") || this.is("-=")) {
+      const op = this.next().text as "=" | "+=" | "-="
+      if (expr._tag !== "Ident" && expr._tag !== "Field" && expr._tag !== "Index") {
+        this.fail(expr.at, `cannot assign to this expression (a name, a field or an index can be assigned)`)
+      }
+      return { _tag: "Assign", at, target: expr, op, value: this.parseExpr() }
+    }
+    return { _tag: "ExprStmt", at, expr }
+  }
+
+  private parseLet(): Ast.Stmt {
+    const at = this.next().at
+    if (this.is("{")) {
+      this.next()
+      const fields: Array<{ field: string; name: string; at: number }> = []
+      for (;;) {
+        const field = this.ident("a field name")
+        let name = field.text
+        if (this.isWord("as")) {
+          this.next()
+          name = this.ident("a name after 'as'").text
+        }
+        fields.push({ field: field.text, name, at: field.at })
+        if (this.eat(",")) {
+          if (this.is("}")) break
+          continue
+        }
+        break
+      }
+      this.expect("}", "to close the record pattern")
+      this.expect("=", "after the record pattern")
+      return { _tag: "LetRecord", at, fields, value: this.parseExpr() }
+    }
+    const name = this.ident("a name after 'let'").text
+    this.expect("=", `after 'let ${name}'`)
+    return { _tag: "Let", at, name, value: this.parseExpr() }
+  }
+
+  private parseFunDecl(): Ast.Stmt {
+    const at = this.next().at
+    // `fun rec f(…)`: accepted; a function can already call itself through its own binding
+    if (this.isWord("rec") && this.peek(1).kind === "ident") this.next()
+    const name = this.ident("a function name").text
+    const fn = this.parseFunRest(at, name)
+    return { _tag: "Let", at, name, value: fn }
+  }
+
+  private parseIf(): Ast.Stmt {
+    const at = this.next().at
+    const branches: Array<{ cond: Ast.Expr; body: Array<Ast.Stmt> }> = []
+    let otherwise: Array<Ast.Stmt> | undefined
+    branches.push({ cond: this.parseExpr(), body: this.parseBlock() })
+    while (this.is("else")) {
+      this.next()
+      if (this.is("if")) {
+        this.next()
+        branches.push({ cond: this.parseExpr(), body: this.parseBlock() })
+        continue
+      }
+      otherwise = this.parseBlock()
+      if (this.is("else")) this.fail(this.peek().at, "'else' after the final 'else' of an 'if'")
+      break
+    }
+    if (!this.is("end")) {
+      this.fail(this.peek().at, `expected 'end' to close 'if' at ${this.where(at)}, found ${describe(this.peek())}`)
+    }
+    this.next()
+    return { _tag: "If", at, branches, otherwise }
+  }
+
+  private parseParams(): Array<string> {
+    this.expect("(", "to open the parameter list")
+    const params: Array<string> = []
+    if (!this.is(")")) {
+      for (;;) {
+        const token = this.ident("a parameter name")
+        if (token.text !== "_" && params.includes(token.text)) this.fail(token.at, `duplicate parameter '${token.text}'`)
+        params.push(token.text)
+        if (!this.eat(",")) break
+      }
+    }
+    this.expect(")", "to close the parameter list")
+    return params
+  }
+
+  /** Parameters and body of a function whose `fun` (and name) are already consumed. */
+  private parseFunRest(at: number, name: string): Ast.FunLit {
+    const params = this.parseParams()
+    const loops = this.loops
+    this.loops = 0
+    try {
+      const body = this.parseBody("fun", at)
+      return { _tag: "Fun", at, end: this.tokens[this.pos - 1]!.end, name, params, body }
+    } finally {
+      this.loops = loops
+    }
+  }
+
+  // ---- expressions ----
+
+  parseExpr(): Ast.Expr {
+    return this.parseBinary(0)
+  }
+
+  private static readonly levels: ReadonlyArray<ReadonlyArray<Ast.BinaryOp>> = [
+    ["or"],
+    ["and"],
+    ["=="],
+    ["<", "<="],
+    ["+", "-"],
+    ["*", "/", "/:", "%"]
+  ]
+
+  private parseBinary(level: number): Ast.Expr {
+    if (level === Parser.levels.length) return this.parseUnary()
+    const ops = Parser.levels[level]!
+    let left = this.parseBinary(level + 1)
+    for (;;) {
+      const token = this.peek()
+      if ((token.kind !== "punct" && token.kind !== "keyword") || !ops.includes(token.text as Ast.BinaryOp)) return left
+      this.next()
+      const right = this.parseBinary(level + 1)
+      left = { _tag: "Binary", at: left.at, end: right.end, op: token.text as Ast.BinaryOp, left, right }
+    }
+  }
+
+  private parseUnary(): Ast.Expr {
+    const token = this.peek()
+    if (this.is("-")) {
+      this.next()
+      const literal = this.peek()
+      // fold a negative int literal, so -9223372036854775808 is in range
+      if (literal.kind === "int" && !this.isPostfixStart(1)) {
+        this.next()
+        if (literal.value > minIntMagnitude) this.fail(literal.at, `integer literal ${literal.text} is out of the 64-bit range`)
+        return { _tag: "Int", at: token.at, end: literal.end, value: -literal.value }
+      }
+      const expr = this.parseUnary()
+      return { _tag: "Neg", at: token.at, end: expr.end, expr }
+    }
+    if (this.is("try")) {
+      this.next()
+      const expr = this.parseUnary()
+      return { _tag: "Try", at: token.at, end: expr.end, expr }
+    }
+    return this.parsePostfix()
+  }
+
+  private isPostfixStart(ahead: number): boolean {
+    return this.is("(", ahead) || this.is(".", ahead) || this.is("[", ahead) || this.is("!", ahead)
+  }
+
+  private parsePostfix(): Ast.Expr {
+    let expr = this.parsePrimary()
+    for (;;) {
+      if (this.is("(")) {
+        this.next()
+        const args = this.parseArgs(")")
+        const close = this.expect(")", "to close the argument list")
+        expr = { _tag: "Call", at: expr.at, end: close.end, callee: expr, args }
+      } else if (this.is(".")) {
+        this.next()
+        const token = this.peek()
+        if (token.kind !== "ident" && token.kind !== "keyword") {
+          this.fail(token.at, `expected a field name after '.', found ${describe(token)}`)
+        }
+        this.next()
+        expr = { _tag: "Field", at: expr.at, end: token.end, object: expr, name: token.text }
+      } else if (this.is("[")) {
+        this.next()
+        let start: Ast.Expr | undefined
+        if (!this.is(":")) start = this.parseExpr()
+        if (this.eat(":")) {
+          const stop = this.is("]") ? undefined : this.parseExpr()
+          const close = this.expect("]", "to close the slice")
+          expr = { _tag: "Slice", at: expr.at, end: close.end, object: expr, start, stop }
+        } else {
+          const close = this.expect("]", "to close the index")
+          expr = { _tag: "Index", at: expr.at, end: close.end, object: expr, index: start! }
+        }
+      } else if (this.is("!")) {
+        const bang = this.next()
+        expr = { _tag: "Try", at: expr.at, end: bang.end, expr }
+      } else {
+        return expr
+      }
+    }
+  }
+
+  private parseArgs(close: string): Array<Ast.Expr> {
+    const args: Array<Ast.Expr> = []
+    while (!this.is(close)) {
+      args.push(this.parseExpr())
+      if (!this.eat(",")) break
+    }
+    return args
+  }
+
+  private parsePrimary(): Ast.Expr {
+    const token = this.peek()
+    const at = token.at
+    switch (token.kind) {
+      case "int":
+        this.next()
+        if (token.value > maxInt) this.fail(at, `integer literal ${token.text} is out of the 64-bit range`)
+        return { _tag: "Int", at, end: token.end, value: token.value }
+      case "float":
+        this.next()
+        return { _tag: "Float", at, end: token.end, value: token.value }
+      case "string": {
+        this.next()
+        return this.stringLiteral(token)
+      }
+      case "ident":
+        this.next()
+        return { _tag: "Ident", at, end: token.end, name: token.text }
+      case "keyword":
+        switch (token.text) {
+          case "true":
+          case "false":
+            this.next()
+            return { _tag: "Bool", at, end: token.end, value: token.text === "true" }
+          case "fun":
+            this.next()
+            return this.parseFunRest(at, "<anonymous>")
+          case "not":
+          case "len": {
+            this.next()
+            this.expect("(", `after '${token.text}'`)
+            const expr = this.parseExpr()
+            const close = this.expect(")", `to close '${token.text}('`)
+            return token.text === "not"
+              ? { _tag: "Not", at, end: close.end, expr }
+              : { _tag: "Len", at, end: close.end, expr }
+          }
+        }
+        break
+      case "punct":
+        switch (token.text) {
+          case "(": {
+            this.next()
+            const expr = this.parseExpr()
+            this.expect(")", "to close '('")
+            return expr
+          }
+          case "[": {
+            this.next()
+            const items = this.parseArgs("]")
+            const close = this.expect("]", "to close the list")
+            return { _tag: "List", at, end: close.end, items }
+          }
+          case "{":
+            return this.parseRecord()
+        }
+        break
+    }
+    return this.fail(at, `expected an expression, found ${describe(token)}`)
+  }
+
+  private parseRecord(): Ast.Expr {
+    const at = this.next().at
+    const fields: Array<{ name: string; value: Ast.Expr }> = []
+    const seen = new Set<string>()
+    while (!this.is("}")) {
+      const token = this.peek()
+      if (token.kind !== "ident" && token.kind !== "keyword") {
+        this.fail(token.at, `expected a field name, found ${describe(token)}`)
+      }
+      this.next()
+      if (seen.has(token.text)) this.fail(token.at, `duplicate field '${token.text}' in a record`)
+      seen.add(token.text)
+      if (this.eat("=")) {
+        fields.push({ name: token.text, value: this.parseExpr() })
+      } else {
+        if (token.kind === "keyword") this.fail(token.at, `expected '=' after field '${token.text}'`)
+        fields.push({ name: token.text, value: { _tag: "Ident", at: token.at, end: token.end, name: token.text } })
+      }
+      if (!this.eat(",")) break
+    }
+    const close = this.expect("}", "to close the record")
+    return { _tag: "Record", at, end: close.end, fields }
+  }
+
+  private stringLiteral(token: Token & { kind: "string" }): Ast.Expr {
+    const { at, end } = token
+    if (token.quote === "'" && token.parts.length === 1) {
+      const text = token.parts[0] as string
+      const cp = text.codePointAt(0)
+      if (cp !== undefined && String.fromCodePoint(cp).length === text.length) {
+        return { _tag: "Char", at, end, codePoint: cp }
+      }
+    }
+    const parts = token.parts.map((part) =>
+      typeof part === "string" ? part : parseExpression(this.source, part.start, part.end)
+    )
+    return { _tag: "String", at, end, parts }
+  }
+
+  expectEnd(): void {
+    const token = this.peek()
+    if (token.kind !== "eof") this.fail(token.at, `unexpected ${describe(token)}`)
+  }
+}
+
+/**
+ * Parses a module. Throws `VvSyntaxError` (naming `file:line:column`) on the first error.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parse = (source: SourceFile): Ast.Module => new Parser(source, tokenize(source)).parseModule()
+
+/**
+ * Parses a module from text, naming it `name` in messages.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseText = (name: string, text: string): Ast.Module => parse(new SourceFile(name, text))
+
+/**
+ * Parses one expression from `source.text` between `start` and `end` (an interpolation).
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parseExpression = (source: SourceFile, start = 0, end = source.text.length): Ast.Expr => {
+  const parser = new Parser(source, tokenize(source, start, end))
+  const expr = parser.parseExpr()
+  parser.expectEnd()
+  return expr
+}

@@ -1,0 +1,122 @@
+/**
+ * The `vv` command:
+ *
+ * ```
+ * vv run FILE          run a program (test blocks skipped)
+ * vv test FILE…        run the test blocks of each file (a directory: its .vv files); exit 1
+ *                      if any failed
+ * vv FILE              same as vv run FILE
+ * ```
+ *
+ * A vv error (syntax, runtime, unhandled) prints its message alone on stderr, with no
+ * JavaScript stack, and exits 1. When the main module ends, the bridge is disposed (every
+ * socket closed, every handler stopped) and the process exits.
+ *
+ * @since 0.1.0
+ */
+import { isVvError, VvUnhandledError } from "./Errors.js"
+import { expandTestPaths, runFile, testFiles } from "./Program.js"
+
+const usage = `usage:
+  vv run FILE        run a vv program
+  vv test FILE...    run the test blocks of vv files (or of the .vv files in a directory)
+`
+
+const describeError = (error: unknown): string =>
+  isVvError(error)
+    ? error.message
+    : `internal error: ${error instanceof Error ? error.stack ?? error.message : String(error)}`
+
+/** Waits until stdout and stderr have taken everything written so far. */
+const flush = (): Promise<void> =>
+  Promise.all([process.stdout, process.stderr].map((stream) =>
+    new Promise<void>((resolve) => stream.write("", () => resolve()))
+  )).then(() => undefined)
+
+/**
+ * The directory relative FILE arguments are resolved against: the caller's, also when run as
+ * a pnpm script (`pnpm vv run FILE` runs in the repository root; pnpm passes INIT_CWD).
+ */
+const callerDirectory = (): string =>
+  process.env["npm_lifecycle_event"] === "vv" && process.env["INIT_CWD"] ? process.env["INIT_CWD"] : process.cwd()
+
+/**
+ * Runs the CLI with `args` (without `node` and the script); resolves to the exit status.
+ *
+ * @since 0.1.0
+ * @category cli
+ */
+export const main = async (args: ReadonlyArray<string>): Promise<number> => {
+  const cwd = callerDirectory()
+  const [command, ...rest] = args
+  if (command === "-h" || command === "--help" || command === "help") {
+    process.stdout.write(usage)
+    return 0
+  }
+  if (command === "run" && rest.length === 1) return run(rest[0]!, cwd)
+  if (command === "test" && rest.length > 0) return test(rest, cwd)
+  if (command !== undefined && command !== "run" && command !== "test" && !command.startsWith("-") && rest.length === 0) {
+    return run(command, cwd)
+  }
+  process.stderr.write(usage)
+  return 2
+}
+
+const run = async (file: string, cwd: string): Promise<number> => {
+  try {
+    await runFile(file, { cwd })
+    return 0
+  } catch (error) {
+    process.stderr.write(describeError(error) + "\n")
+    return 1
+  }
+}
+
+const test = async (files: ReadonlyArray<string>, cwd: string): Promise<number> => {
+  const report = await testFiles(expandTestPaths(files, cwd), {
+    cwd,
+    onOutcome: (outcome) => {
+      const name = outcome.test === undefined ? outcome.file : `${outcome.file}: ${outcome.test}`
+      if (outcome.passed) {
+        process.stdout.write(`PASS ${name} (${outcome.ms} ms)\n`)
+      } else {
+        process.stdout.write(`FAIL ${name}\n`)
+        // in a test report, say where the unhandled error was raised
+        const error = outcome.error
+        const message = error instanceof VvUnhandledError && error.location !== undefined
+          ? `${error.location}: ${error.message}`
+          : describeError(error)
+        process.stdout.write(message.replace(/^/gm, "    ") + "\n")
+      }
+    }
+  })
+  process.stdout.write(`${report.passed} passed, ${report.failed} failed\n`)
+  return report.failed === 0 && report.outcomes.length > 0 ? 0 : 1
+}
+
+const isEntry = process.argv[1] !== undefined && /[\\/]bin[\\/]vv(\.js)?$/.test(process.argv[1])
+
+if (isEntry) {
+  let finished = false
+  // Nothing left to wait for (no socket, no timer) while the program still waits: every task
+  // is blocked on another (a channel nobody sends on, a mutex nobody unlocks). Go reports
+  // this as a deadlock; so do we, instead of exiting as if the program had finished.
+  process.once("beforeExit", () => {
+    if (finished) return
+    process.stderr.write("fatal error: all tasks are asleep - deadlock!\n")
+    process.exit(1)
+  })
+  main(process.argv.slice(2)).then(
+    async (code) => {
+      finished = true
+      await flush()
+      process.exit(code)
+    },
+    async (error: unknown) => {
+      finished = true
+      process.stderr.write(describeError(error) + "\n")
+      await flush()
+      process.exit(1)
+    }
+  )
+}
