@@ -2,8 +2,9 @@
  * vvnet's main demo, over real sockets.
  *
  *   pnpm demo                  echo server on 127.0.0.1:0 and on a unix socket, 50 clients that
- *                              verify every byte, typed error handling, a report; exit 0 only
- *                              if every byte checked out
+ *                              verify every byte, typed error handling, a report; then the vv
+ *                              program examples/vv/echo.vv on the vv runtime; exit 0 only if
+ *                              every byte checked out in both
  *   pnpm demo serve ADDRESS    an echo server left running (tcp "127.0.0.1:7000", or a unix
  *                              path); try it with `nc 127.0.0.1 7000`; Ctrl-C stops it cleanly
  */
@@ -12,9 +13,11 @@ import { Conn, Net, NetError } from "@vvnet/core"
 import { NodeNet } from "@vvnet/node-adapter"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Url from "node:url"
 
 const MiB = 1024 * 1024
 
@@ -136,6 +139,26 @@ const demo = Effect.gen(function*() {
     return yield* Effect.fail(new Error("demo failed"))
   }
   yield* Console.log("OK: every byte checked out")
+  yield* Console.log("")
+  yield* runVv
+})
+
+const repo = Path.resolve(Path.dirname(Url.fileURLToPath(import.meta.url)), "../..")
+
+/** The other face of vvnet: a vv program on the vv runtime, over real sockets, through the bridge. */
+const runVv = Effect.gen(function*() {
+  const program = Path.join(repo, "examples/vv/echo.vv")
+  yield* Console.log(`vv runtime: vv run ${Path.relative(repo, program)}`)
+  const code = yield* Effect.async<number>((resume) => {
+    const child = ChildProcess.spawn(process.execPath, [Path.join(repo, "packages/vv-runtime/bin/vv.js"), "run", program], {
+      stdio: ["ignore", "inherit", "inherit"]
+    })
+    child.on("error", () => resume(Effect.succeed(127)))
+    child.on("exit", (status) => resume(Effect.succeed(status ?? 1)))
+    return Effect.sync(() => child.kill())
+  })
+  if (code !== 0) return yield* Effect.fail(new Error(`the vv program exited with status ${code}`))
+  yield* Console.log("OK: the vv program checked every byte too")
 })
 
 const serve = (address: string) =>
