@@ -1,0 +1,245 @@
+/**
+ * One child process: loads effect (every variant, so raw node:net is measured in a process that
+ * has loaded effect, as design.md §5 asks), loads one variant, and runs the scenarios of its job,
+ * each as a warm-up run followed by the timed run, in this process. Reports one `Sample` per
+ * scenario over IPC.
+ *
+ * Runs as the esbuild bundle results/.build/child.mjs (see build.ts), forked by main.ts.
+ *
+ * Server and client share this process (both ends use the variant), except in the idle
+ * scenario, whose clients are plain node:net sockets in a helper process.
+ */
+import type { ChildProcess } from "node:child_process"
+import { performance } from "node:perf_hooks"
+import { setTimeout as sleep } from "node:timers/promises"
+import { fileURLToPath } from "node:url"
+import { forkJs } from "./fork.js"
+import type { ChildJob, ChildMessage, ScenarioId, Variant } from "./types.js"
+import { registry } from "./variants/index.js"
+
+/** Load all of effect, as an application built on it would have. */
+const Effect = await import("effect").then((m) => m.Effect)
+Effect.runSync(Effect.succeed(1))
+
+const job: ChildJob = JSON.parse(process.argv[2]!)
+/** The helper's build sits next to this file's build (results/.build/). */
+const idleClients = fileURLToPath(new URL("./idle-clients.mjs", import.meta.url))
+const { variant } = await registry[job.variant]!()
+
+const send = (message: ChildMessage): Promise<void> =>
+  new Promise((resolve) => process.send!(message, () => resolve()))
+
+/** Microseconds on the clock V8's CPU profiles use (CLOCK_MONOTONIC), to cut profiles. */
+const nowUs = () => Number(process.hrtime.bigint() / 1000n)
+
+interface Measured {
+  readonly value: number
+  readonly extra: Record<string, number>
+  readonly verified: boolean
+  readonly detail: string
+}
+
+const unsupported = (id: ScenarioId): never => {
+  throw new Error(`variant ${variant.id} does not implement ${id}`)
+}
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+/**
+ * Runs `op` `warmupRuns` times untimed (JIT and heap reach their steady state; Effect-heavy code
+ * needs several full-size runs), then `runs` timed times (each a complete operation: listen,
+ * dial, transfer, close). The value is the median of the timed runs' rates (`units` per second);
+ * `cpuMsPerUnit` is the median process CPU time (user + system, both ends and the kernel's
+ * loopback work done in this process's syscalls) per unit, which a busy machine disturbs much less
+ * than wall time. `check` verifies every outcome, warm-up included.
+ */
+const measure = async <A>(
+  warmupRuns: number,
+  runs: number,
+  op: () => Promise<A>,
+  units: (outcome: A) => number,
+  check: (outcome: A) => string | undefined
+): Promise<Measured> => {
+  const problems: Array<string> = []
+  for (let i = 0; i < warmupRuns; i++) {
+    const problem = check(await op())
+    if (problem !== undefined) problems.push(`warm-up ${i + 1}: ${problem}`)
+  }
+  const rates: Array<number> = []
+  const cpu: Array<number> = []
+  const extra: Record<string, number> = {}
+  extra.windowStartUs = nowUs()
+  for (let i = 0; i < runs; i++) {
+    const cpu0 = process.cpuUsage()
+    const start = performance.now()
+    const outcome = await op()
+    const seconds = (performance.now() - start) / 1000
+    const used = process.cpuUsage(cpu0)
+    const problem = check(outcome)
+    if (problem !== undefined) problems.push(`run ${i + 1}: ${problem}`)
+    const n = units(outcome)
+    rates.push(n / seconds)
+    cpu.push((used.user + used.system) / 1000 / n)
+    extra[`run${i + 1}`] = rates[i]!
+  }
+  extra.windowEndUs = nowUs()
+  extra.cpuMsPerUnit = median(cpu)
+  return {
+    value: median(rates),
+    extra,
+    verified: problems.length === 0,
+    detail: problems.length === 0 ? `all ${warmupRuns + runs} runs verified` : problems.join("; ")
+  }
+}
+
+const bulk = (v: Variant, p: Record<string, number>): Promise<Measured> => {
+  const run = v.bulk ?? unsupported("bulk64k")
+  return measure(
+    p.warmupRuns!,
+    p.runs!,
+    () => run({ bytes: p.bytes!, writeSize: p.writeSize!, readSize: p.readSize! }),
+    (r) => r.received / 1e6,
+    (r) =>
+      r.received === p.bytes! && r.errors === 0
+        ? undefined
+        : `received ${r.received}/${p.bytes} bytes, ${r.errors} pattern errors`
+  )
+}
+
+const pingPong = (v: Variant, p: Record<string, number>): Promise<Measured> => {
+  const run = v.pingPong ?? unsupported("pingpong")
+  const n = p.roundTrips!
+  return measure(
+    p.warmupRuns!,
+    p.runs!,
+    () => run({ roundTrips: n, size: p.size! }),
+    (r) => r.roundTrips,
+    (r) =>
+      r.errors === 0 && r.roundTrips === n && r.bytes === n * p.size!
+        ? undefined
+        : `${r.roundTrips}/${n} round trips, ${r.bytes}/${n * p.size!} bytes, ${r.errors} errors`
+  )
+}
+
+const accept = (v: Variant, p: Record<string, number>): Promise<Measured> => {
+  const run = v.accept ?? unsupported("accept")
+  const n = p.connections!
+  return measure(
+    p.warmupRuns!,
+    p.runs!,
+    () => run({ connections: n }),
+    (r) => r.accepted,
+    (r) => (r.accepted === n ? undefined : `accepted ${r.accepted}/${n}`)
+  )
+}
+
+/** Asks the helper to do something and waits for the reply of type `reply`. */
+const ask = (helper: ChildProcess, message: object, reply: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const onMessage = (m: { type: string; message?: string }) => {
+      if (m.type === reply) {
+        helper.off("message", onMessage)
+        resolve()
+      } else if (m.type === "error") {
+        helper.off("message", onMessage)
+        reject(new Error(`idle helper: ${m.message}`))
+      }
+    }
+    helper.on("message", onMessage)
+    helper.send(message)
+  })
+
+const waitUntil = async (what: string, predicate: () => boolean, timeoutMs = 30_000) => {
+  const deadline = performance.now() + timeoutMs
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
+const fullGc = async () => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error("the idle scenario needs --expose-gc")
+  for (let i = 0; i < 4; i++) {
+    gc()
+    await sleep(20)
+  }
+}
+
+const idle = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
+  const start = v.idleServer ?? unsupported("idle")
+  const n = p.connections!
+  const server = await start()
+  const helper = forkJs(idleClients, [])
+  try {
+    await new Promise<void>((resolve, reject) => {
+      helper.once("spawn", resolve)
+      helper.once("error", reject)
+    })
+    // Warm-up: a first batch of connections opened and closed, so lazily created per-server
+    // state is in the baseline.
+    await ask(helper, { type: "open", port: server.port, count: p.warmupConnections }, "opened")
+    await waitUntil("warm-up connections", () => server.live() === p.warmupConnections)
+    await ask(helper, { type: "closeAll" }, "closed")
+    await waitUntil("warm-up connections to close", () => server.live() === 0)
+    await sleep(100)
+    await fullGc()
+    const before = process.memoryUsage()
+    await ask(helper, { type: "open", port: server.port, count: n }, "opened")
+    await waitUntil("connections", () => server.live() === n)
+    await sleep(200)
+    await fullGc()
+    const after = process.memoryUsage()
+    const live = server.live()
+    await ask(helper, { type: "closeAll" }, "closed")
+    await waitUntil("connections to close", () => server.live() === 0)
+    const heapPerConn = (after.heapUsed - before.heapUsed) / n
+    return {
+      value: heapPerConn,
+      extra: {
+        heapPerConn,
+        rssPerConn: (after.rss - before.rss) / n,
+        externalPerConn: (after.external - before.external) / n,
+        connections: n
+      },
+      verified: live === n,
+      detail: `${live}/${n} connections live when measured`
+    }
+  } finally {
+    helper.send({ type: "exit" })
+    await server.close()
+  }
+}
+
+const runners: Record<ScenarioId, (v: Variant, p: Record<string, number>) => Promise<Measured>> = {
+  bulk64k: bulk,
+  bulk4k: bulk,
+  pingpong: pingPong,
+  accept,
+  idle
+}
+
+for (const { id, params } of job.scenarios) {
+  try {
+    const m = await runners[id](variant, params)
+    await send({
+      type: "sample",
+      sample: { scenario: id, variant: variant.id, rep: job.rep, ...m }
+    })
+  } catch (error) {
+    await send({
+      type: "error",
+      scenario: id,
+      variant: variant.id,
+      rep: job.rep,
+      message: error instanceof Error ? (error.stack ?? error.message) : String(error)
+    })
+  }
+}
+// Leave cleanly, so --cpu-prof writes its profile.
+process.disconnect()
+process.exit(0)

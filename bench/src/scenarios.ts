@@ -1,0 +1,112 @@
+/**
+ * Scenario definitions: parameters (full and `--quick`), units, and the design.md §5 targets.
+ */
+import type { ScenarioId } from "./types.js"
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+export interface ScenarioDef {
+  readonly id: ScenarioId
+  readonly title: string
+  /** Unit of the headline value. */
+  readonly unit: string
+  /** Whether a bigger value is better (false for memory). */
+  readonly higherIsBetter: boolean
+  /**
+   * Parameters: the size of one run, `warmupRuns` untimed runs, then `runs` timed runs in the
+   * same child process (it reports their median).
+   */
+  readonly full: Record<string, number>
+  readonly quick: Record<string, number>
+  /** Needs `--expose-gc` in its child process. */
+  readonly exposeGc: boolean
+  /** Formats the headline value for the table. */
+  readonly format: (value: number) => string
+}
+
+const int = (v: number) => Math.round(v).toLocaleString("en-US")
+const kib = (bytes: number) => (bytes / KiB).toFixed(2)
+
+export const scenarios: ReadonlyArray<ScenarioDef> = [
+  {
+    id: "bulk64k",
+    title: "bulk, 64 KiB writes",
+    unit: "MB/s",
+    higherIsBetter: true,
+    full: { bytes: 128 * MiB, writeSize: 64 * KiB, readSize: 64 * KiB, warmupRuns: 3, runs: 3 },
+    quick: { bytes: 16 * MiB, writeSize: 64 * KiB, readSize: 64 * KiB, warmupRuns: 1, runs: 1 },
+    exposeGc: false,
+    format: int
+  },
+  {
+    id: "bulk4k",
+    title: "bulk, 4 KiB writes",
+    unit: "MB/s",
+    higherIsBetter: true,
+    full: { bytes: 128 * MiB, writeSize: 4 * KiB, readSize: 64 * KiB, warmupRuns: 2, runs: 3 },
+    quick: { bytes: 8 * MiB, writeSize: 4 * KiB, readSize: 64 * KiB, warmupRuns: 1, runs: 1 },
+    exposeGc: false,
+    format: int
+  },
+  {
+    id: "pingpong",
+    title: "ping-pong, 100 B",
+    unit: "round trips/s",
+    higherIsBetter: true,
+    full: { roundTrips: 10_000, size: 100, warmupRuns: 4, runs: 3 },
+    quick: { roundTrips: 1_000, size: 100, warmupRuns: 2, runs: 1 },
+    exposeGc: false,
+    format: int
+  },
+  {
+    id: "accept",
+    title: "accept, sequential",
+    unit: "conn/s",
+    higherIsBetter: true,
+    full: { connections: 1_000, warmupRuns: 4, runs: 3 },
+    quick: { connections: 100, warmupRuns: 2, runs: 1 },
+    exposeGc: false,
+    format: int
+  },
+  {
+    id: "idle",
+    title: "idle server connection",
+    unit: "KiB heap/conn",
+    higherIsBetter: false,
+    full: { connections: 2_000, warmupConnections: 100 },
+    quick: { connections: 300, warmupConnections: 30 },
+    exposeGc: true,
+    format: kib
+  }
+]
+
+export const scenarioById = (id: string): ScenarioDef | undefined => scenarios.find((s) => s.id === id)
+
+/**
+ * design.md §5, as ratios to raw node:net measured in the same run (`ratio`), or as an absolute
+ * bound on the headline value (`max`, for memory). Keyed by scenario, then variant.
+ */
+export type Target =
+  | { readonly kind: "ratio"; readonly min: number }
+  | { readonly kind: "max"; readonly value: number; readonly text: string }
+
+export const targets: Partial<Record<ScenarioId, Record<string, Target>>> = {
+  bulk64k: { vvnet: { kind: "ratio", min: 0.95 }, "vv-bridge": { kind: "ratio", min: 0.5 } },
+  bulk4k: { vvnet: { kind: "ratio", min: 0.8 } },
+  pingpong: { vvnet: { kind: "ratio", min: 0.95 } },
+  accept: { vvnet: { kind: "ratio", min: 0.9 } },
+  idle: { vvnet: { kind: "max", value: 3 * KiB, text: "≤ 3 KiB heap" } }
+}
+
+/**
+ * The design's 2026-11-29 reference figures (design.md §5), printed under the table for
+ * context only; the targets are the same-run ratios above.
+ */
+export const designReference: Record<ScenarioId, string> = {
+  bulk64k: "raw 1,665 MB/s; platform 0.65×",
+  bulk4k: "raw 747 MB/s; platform 0.34×",
+  pingpong: "raw 13,556 round trips/s; platform 0.86–0.92×",
+  accept: "raw 4,911 conn/s; platform 0.50×",
+  idle: "raw 1.0 KB heap; platform 21.9 KB heap"
+}
