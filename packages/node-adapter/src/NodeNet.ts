@@ -87,6 +87,11 @@ const checkMillis = (op: NetError.Op, network: string, address: string, name: st
     ? undefined
     : invalid(op, network, address, `invalid argument: ${name} must be a finite, non-negative number of milliseconds, got ${String(value)}`)
 
+const checkBoolean = (op: NetError.Op, network: string, address: string, name: string, value: unknown) =>
+  value === undefined || typeof value === "boolean"
+    ? undefined
+    : invalid(op, network, address, `invalid argument: ${name} must be a boolean, got ${String(value)}`)
+
 /**
  * Makes the `Net` service over node:net.
  *
@@ -127,7 +132,11 @@ export const make = (options?: Options): Net.Net["Type"] => {
       return resolver(host, family).pipe(
         Effect.mapError((e) => dnsError(addr.host, network, address, e.code ?? "ENOTFOUND")),
         Effect.flatMap((hosts) => {
-          const usable = hosts.filter((h) => family === undefined || Address.ipVersion(h) === family)
+          // IP literals only: node:net would send a host name to the system resolver
+          const usable = hosts.filter((h) => {
+            const version = Address.ipVersion(h)
+            return version !== undefined && (family === undefined || version === family)
+          })
           return usable.length === 0
             ? Effect.fail(dnsError(addr.host, network, address))
             : Effect.succeed(target(usable))
@@ -141,14 +150,23 @@ export const make = (options?: Options): Net.Net["Type"] => {
     dialOptions?: Net.DialOptions
   ): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> =>
     Effect.gen(function*() {
+      const keepAlive = dialOptions?.keepAlive
       const bad = checkMillis("dial", network, address, "timeout", dialOptions?.timeout) ??
-        checkPositive("dial", network, address, "readBufferSize", dialOptions?.readBufferSize)
+        checkPositive("dial", network, address, "readBufferSize", dialOptions?.readBufferSize) ??
+        (typeof keepAlive === "number"
+          ? checkMillis("dial", network, address, "keepAlive", keepAlive)
+          : checkBoolean("dial", network, address, "keepAlive", keepAlive)) ??
+        checkBoolean("dial", network, address, "noDelay", dialOptions?.noDelay)
       if (bad !== undefined) return yield* bad
       const [addr, target] = yield* resolveTarget("dial", network, address)
       let local: { host: string; port: number } | undefined
       if (dialOptions?.localAddress !== undefined && target.kind === "inet") {
         const parsedLocal = Address.parse(addr.network, dialOptions.localAddress, "dial")
-        if (Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress") {
+        // node:net binds IP literals only (a host name there throws): no lookup for a local address
+        if (
+          Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
+          (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
+        ) {
           return yield* invalid("dial", network, address, `invalid argument: local address ${dialOptions.localAddress}`)
         }
         local = { host: parsedLocal.right.host, port: parsedLocal.right.port }

@@ -8,7 +8,6 @@
 import * as Socket from "@effect/platform/Socket"
 import type { Conn } from "@vvnet/core"
 import * as Effect from "effect/Effect"
-import * as Scope from "effect/Scope"
 
 const encoder = new TextEncoder()
 
@@ -22,8 +21,9 @@ const writeError = (cause: unknown) => new Socket.SocketGenericError({ reason: "
  *   succeeds at EOF; a `NetError` becomes `SocketGenericError` with reason `"Read"` and the
  *   `NetError` as `cause`.
  * - `writer` gives a function writing a chunk (strings as UTF-8); a `CloseEvent` half-closes
- *   (FIN), as @effect/platform-node's NodeSocket ends its stream. Write failures become
- *   `SocketGenericError` with reason `"Write"`.
+ *   (FIN). Closing the writer's Scope half-closes too, as @effect/platform-node's NodeSocket
+ *   ends its stream then: `Socket.toChannel` relies on it to end the output of a finite input.
+ *   Write failures become `SocketGenericError` with reason `"Write"`.
  *
  * The socket does not own the connection: closing it stays with the Scope that owns `conn`.
  *
@@ -48,9 +48,15 @@ export const fromConn = (conn: Conn.Conn): Socket.Socket => {
     [Socket.TypeId]: Socket.TypeId,
     run: runRaw,
     runRaw,
-    writer: Effect.map(Effect.void as Effect.Effect<void, never, Scope.Scope>, () => (chunk: Uint8Array | string | Socket.CloseEvent) =>
-      Socket.isCloseEvent(chunk)
-        ? Effect.mapError(conn.closeWrite, writeError)
-        : Effect.asVoid(Effect.mapError(conn.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk), writeError)))
+    writer: Effect.acquireRelease(
+      Effect.succeed((chunk: Uint8Array | string | Socket.CloseEvent) =>
+        Socket.isCloseEvent(chunk)
+          ? Effect.mapError(conn.closeWrite, writeError)
+          : Effect.asVoid(Effect.mapError(conn.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk), writeError))
+      ),
+      // The FIN is queued at once; waiting for it to be flushed could block the Scope's close
+      // behind a peer that does not read (it settles when the connection closes).
+      () => Effect.asVoid(Effect.forkDaemon(Effect.ignore(conn.closeWrite)))
+    )
   }
 }

@@ -71,6 +71,7 @@ export class ConnImpl implements Conn, Inbound {
   private readWaiters = new Set<() => void>()
 
   private pendingWrites = new Set<PendingWrite>()
+  private closeWriteWaiters = new Set<() => void>()
   private writeShut = false
   private writeFailure: OsError | undefined = undefined
 
@@ -281,7 +282,11 @@ export class ConnImpl implements Conn, Inbound {
       if (this.writeShut) return Effect.void
       this.writeShut = true
       return Effect.async<void, NetError.NetError>((resume) => {
+        // `close` also settles it: the FIN may wait behind writes a peer never reads
+        const closed = () => resume(Effect.void)
+        this.closeWriteWaiters.add(closed)
         this.transport.closeWrite((error) => {
+          if (!this.closeWriteWaiters.delete(closed)) return
           if (error === undefined || this.closed) resume(Effect.void)
           else resume(Effect.fail(NetError.fromErrno(error, this.context("close"))))
         })
@@ -326,6 +331,9 @@ export class ConnImpl implements Conn, Inbound {
     this.buffered = 0
     this.wakeReaders()
     this.settleWrites(Effect.fail(this.closedError("write")))
+    const closeWrites = Array.from(this.closeWriteWaiters)
+    this.closeWriteWaiters.clear()
+    for (const settle of closeWrites) settle()
     this.transport.close(abort)
   }
 
