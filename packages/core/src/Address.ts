@@ -117,8 +117,13 @@ export const parseNetwork = (network: string, op: NetError.Op): Either.Either<Ne
  * `unexpected ']' in address`.
  *
  * @example
- * splitHostPort("[::1]:80")  // Right(["::1", "80"])
- * splitHostPort("::1:80")    // Left("too many colons in address")
+ * ```ts
+ * import { Address } from "@vvnet/core"
+ * import * as Either from "effect/Either"
+ *
+ * assert.deepStrictEqual(Address.splitHostPort("[::1]:80"), Either.right(["::1", "80"]))
+ * assert.deepStrictEqual(Address.splitHostPort("::1:80"), Either.left("too many colons in address"))
+ * ```
  *
  * @since 0.1.0
  * @category parsing
@@ -153,9 +158,13 @@ export const splitHostPort = (hostport: string): Either.Either<readonly [host: s
  * possibly with a zone) is put in brackets. No validation.
  *
  * @example
- * joinHostPort("127.0.0.1", 80)    // "127.0.0.1:80"
- * joinHostPort("fe80::1%eth0", 80) // "[fe80::1%eth0]:80"
- * joinHostPort("", 80)             // ":80"
+ * ```ts
+ * import { Address } from "@vvnet/core"
+ *
+ * assert.strictEqual(Address.joinHostPort("127.0.0.1", 80), "127.0.0.1:80")
+ * assert.strictEqual(Address.joinHostPort("fe80::1%eth0", 80), "[fe80::1%eth0]:80")
+ * assert.strictEqual(Address.joinHostPort("", 80), ":80")
+ * ```
  *
  * @since 0.1.0
  * @category formatting
@@ -257,9 +266,13 @@ const isHostName = (s: string): boolean => {
  * bracketed text, malformed literals).
  *
  * @example
- * ipVersion("127.0.0.1")      // 4
- * ipVersion("fe80::1%eth0")   // 6
- * ipVersion("localhost")      // undefined
+ * ```ts
+ * import { Address } from "@vvnet/core"
+ *
+ * assert.strictEqual(Address.ipVersion("127.0.0.1"), 4)
+ * assert.strictEqual(Address.ipVersion("fe80::1%eth0"), 6)
+ * assert.strictEqual(Address.ipVersion("localhost"), undefined)
+ * ```
  *
  * @since 0.1.0
  * @category utils

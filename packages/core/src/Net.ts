@@ -10,11 +10,11 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
 import type { Conn } from "./Conn.js"
+import { ListenerImpl } from "./internal/listener.js"
 import { invalidPositive } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
 import * as NetError from "./NetError.js"
@@ -168,14 +168,22 @@ export const serve = <E, R>(
     }
     const permits = Number.isFinite(concurrency) ? yield* Effect.makeSemaphore(concurrency) : undefined
     const release = permits === undefined ? Effect.void : permits.release(1)
-    // Connection scopes live under `connections`, made before the handler set, so closing the
-    // caller's Scope interrupts the handlers first and then closes every connection, including
-    // those whose handler fiber was interrupted before it started.
-    const connections = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+
+    // Connections whose handler has not finished. The finalizer is added before the handler
+    // set, so closing the caller's Scope interrupts the handlers first and then closes every
+    // connection left, including those whose handler fiber was interrupted before it started.
+    const live = new Set<Conn>()
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const conns = Array.from(live)
+        live.clear()
+        return Effect.forEach(conns, (conn) => conn.close, { discard: true })
+      })
+    )
     const handlers = yield* FiberSet.make<unknown, never>()
 
     // Forked from an uninterruptible region, so the handler itself is made interruptible.
-    const runHandler = (conn: Conn, connScope: Scope.CloseableScope) =>
+    const runHandler = (conn: Conn) =>
       Effect.interruptible(handler(conn)).pipe(
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
@@ -184,25 +192,34 @@ export const serve = <E, R>(
               Effect.annotateLogs({ remoteAddress: conn.remoteAddress, localAddress: conn.localAddress })
             )
         ),
-        Effect.ensuring(Effect.zipRight(Scope.close(connScope, Exit.void), release))
+        Effect.ensuring(Effect.suspend(() => {
+          live.delete(conn)
+          return Effect.zipRight(conn.close, release)
+        }))
       )
+
+    const register = (conn: Conn) =>
+      Effect.suspend(() => {
+        live.add(conn)
+        return FiberSet.run(handlers, runHandler(conn))
+      })
 
     // Waiting for a permit and for a connection is interruptible; taking the connection and
     // forking its handler is not, so an interrupted loop drops no connection.
-    const acceptOne = Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        if (permits !== undefined) yield* restore(permits.take(1))
-        const connScope = yield* Scope.fork(connections, ExecutionStrategy.sequential)
-        const accepted = yield* Effect.exit(restore(Scope.extend(listener.accept, connScope)))
-        if (Exit.isFailure(accepted)) {
-          yield* Scope.close(connScope, Exit.void)
-          yield* release
-          return yield* accepted
-        }
-        yield* FiberSet.run(handlers, runHandler(accepted.value, connScope))
-        return undefined
-      })
-    )
+    const engine = listener instanceof ListenerImpl ? listener : undefined
+    const acceptOne = Effect.uninterruptibleMask((restore) => {
+      const take = engine !== undefined
+        ? engine.take(restore, register)
+        : Effect.flatMap(Scope.make(), (scope) =>
+          Effect.matchCauseEffect(restore(Scope.extend(listener.accept, scope)), {
+            // the connection's close is in `scope` until it is registered
+            onFailure: (cause) => Effect.zipRight(Scope.close(scope, Exit.void), Effect.failCause(cause)),
+            onSuccess: register
+          }))
+      return permits === undefined
+        ? take
+        : Effect.zipRight(restore(permits.take(1)), Effect.tapErrorCause(take, () => release))
+    })
 
     const loop = (delay: number): Effect.Effect<void, never, R> =>
       Effect.matchEffect(acceptOne, {

@@ -89,6 +89,8 @@ export interface MakeConnOptions {
 /**
  * Builds a `Conn` around a transport. The returned `inbound` is for the adapter to feed; the
  * `conn` is unowned: put `conn.close` in a Scope (as `Net.dial` and `Listener.accept` do).
+ * `close(abort)` closes it synchronously, for an adapter's own finalizers (the same as running
+ * `conn.close`, or `Conn.abort` when `abort` is true).
  * Throws a `RangeError` (an adapter's programming error, not a network failure) when
  * `readBufferSize` is not a positive integer; adapters validate user options first.
  *
@@ -98,7 +100,7 @@ export interface MakeConnOptions {
 export const makeConn = (
   transport: ConnTransport,
   options?: MakeConnOptions
-): { readonly conn: Conn; readonly inbound: Inbound } => {
+): { readonly conn: Conn; readonly inbound: Inbound; readonly close: (abort: boolean) => void } => {
   const size = options?.readBufferSize
   if (size !== undefined && !(Number.isSafeInteger(size) && size > 0)) {
     throw new RangeError(`readBufferSize must be a positive integer, got ${size}`)
@@ -108,7 +110,7 @@ export const makeConn = (
     options?.clock !== undefined ? clockTimer(options.clock) : liveTimer,
     size ?? internalConn.defaultReadBufferSize
   )
-  return { conn: impl, inbound: impl }
+  return { conn: impl, inbound: impl, close: (abort) => impl.closeNow(abort) }
 }
 
 /**
@@ -151,6 +153,7 @@ export interface MakeListenerOptions {
 /**
  * Builds a `Listener` around a transport. The `listener` is unowned: put `listener.close` in a
  * Scope (as `Net.listen` does). Closing it closes every queued, not yet accepted connection.
+ * `close()` closes it synchronously, for an adapter's own finalizers.
  *
  * @since 0.1.0
  * @category constructors
@@ -158,7 +161,7 @@ export interface MakeListenerOptions {
 export const makeListener = (
   transport: ListenerTransport,
   options?: MakeListenerOptions
-): { readonly listener: Listener; readonly acceptor: Acceptor } => {
+): { readonly listener: Listener; readonly acceptor: Acceptor; readonly close: () => void } => {
   const impl = new internalListener.ListenerImpl(transport, options?.backlog ?? internalListener.defaultBacklog)
-  return { listener: impl, acceptor: impl }
+  return { listener: impl, acceptor: impl, close: () => impl.closeNow() }
 }

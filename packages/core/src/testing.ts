@@ -5,9 +5,11 @@
  * (`C07 …`) or rule id (`R6 …`) so coverage can be traced from the test report. A case an
  * implementation cannot express is registered as skipped with the reason in its name.
  *
- * Requires `vitest` and `@effect/vitest` (optional peer dependencies of `@vvnet/core`).
+ * Requires `vitest` and `@effect/vitest` (optional peer dependencies of `@vvnet/core`). A test
+ * file registers the suite for an implementation (this is not an `@example`: docgen runs
+ * examples outside vitest, where vitest cannot be imported; the same code is
+ * `packages/core/test/MemoryNet.conformance.test.ts`, type-checked and run by CI):
  *
- * @example
  * ```ts
  * import * as MemoryNet from "@vvnet/core/MemoryNet"
  * import { conformance } from "@vvnet/core/testing"

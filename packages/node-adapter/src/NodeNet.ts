@@ -216,7 +216,7 @@ export const make = (options?: Options): Net.Net["Type"] => {
 /** One dial: tries each resolved address in turn until one connects. */
 class DialAttempt {
   private socket: NodeNetModule.Socket | undefined = undefined
-  private conn: Conn.Conn | undefined = undefined
+  private closeConn: ((abort: boolean) => void) | undefined = undefined
   private disposed = false
 
   constructor(
@@ -230,7 +230,7 @@ class DialAttempt {
 
   dispose(): void {
     this.disposed = true
-    if (this.conn !== undefined) Effect.runSync(this.conn.close)
+    if (this.closeConn !== undefined) this.closeConn(false)
     else this.socket?.destroy()
   }
 
@@ -258,12 +258,18 @@ class DialAttempt {
           const keepAlive = this.options?.keepAlive ?? true
           if (keepAlive !== false) socket.setKeepAlive(true, typeof keepAlive === "number" ? keepAlive : 15_000)
         }
-        const localAddress = this.target.kind === "unix" ? "" : formatEnd(socket.localAddress, socket.localPort)
-        const remoteAddress = this.target.kind === "unix"
-          ? this.target.path
-          : formatEnd(socket.remoteAddress, socket.remotePort)
-        this.conn = fromSocket(socket, this.network, localAddress, remoteAddress, this.options?.readBufferSize)
-        resume(Effect.succeed(this.conn))
+        // the remote end is the address dialled; the local one is asked of the OS when needed
+        const made = this.target.kind === "unix"
+          ? fromSocket(socket, this.network, "", this.target.path, this.options?.readBufferSize)
+          : fromSocket(
+            socket,
+            this.network,
+            () => formatEnd(socket.localAddress, socket.localPort),
+            Address.joinHostPort(host, this.target.port),
+            this.options?.readBufferSize
+          )
+        this.closeConn = made.close
+        resume(Effect.succeed(made.conn))
       }
       socket.once("connect", onConnect)
       socket.once("error", onError)
@@ -386,7 +392,7 @@ const prepareUnixPath = (network: string, address: string, path: string, reclaim
 /** One listen: binds, then feeds accepted sockets to core's listener engine. */
 class ListenAttempt {
   private server: NodeNetModule.Server | undefined = undefined
-  private listener: Listener.Listener | undefined = undefined
+  private closeListener: (() => void) | undefined = undefined
   private file: SocketFile | undefined = undefined
 
   constructor(
@@ -398,7 +404,7 @@ class ListenAttempt {
   ) {}
 
   dispose(): void {
-    if (this.listener !== undefined) Effect.runSync(this.listener.close)
+    if (this.closeListener !== undefined) this.closeListener()
     else if (this.server !== undefined) this.closeServer()
   }
 
@@ -427,6 +433,7 @@ class ListenAttempt {
       const onListening = () => {
         server.removeListener("error", onError)
         let boundAddress: string
+        let wildcard = false
         if (this.target.kind === "unix") {
           boundAddress = this.target.path
           try {
@@ -438,20 +445,23 @@ class ListenAttempt {
         } else {
           const info = server.address() as NodeNetModule.AddressInfo
           boundAddress = Address.joinHostPort(unmapHost(info.address), info.port)
+          wildcard = info.address === "::" || info.address === "0.0.0.0"
         }
-        const { acceptor, listener } = Transport.makeListener({
+        const { acceptor, close, listener } = Transport.makeListener({
           network: this.network,
           address: boundAddress,
           close: () => this.closeServer()
         }, { backlog })
-        this.listener = listener
+        this.closeListener = close
         const readBufferSize = this.options?.readBufferSize
         server.on("connection", (socket: NodeNetModule.Socket) => {
           socket.on("error", () => {}) // replaced by fromSocket's handler; guards the gap
           if (this.target.kind === "inet") socket.setNoDelay(true)
-          const local = this.target.kind === "unix" ? boundAddress : formatEnd(socket.localAddress, socket.localPort)
-          const remote = this.target.kind === "unix" ? "" : formatEnd(socket.remoteAddress, socket.remotePort)
-          acceptor.push(fromSocket(socket, this.network, local, remote, readBufferSize))
+          // the local end is the bound address unless that is a wildcard; the remote one is
+          // asked of the OS when needed
+          const local = this.target.kind === "unix" || !wildcard ? boundAddress : () => formatEnd(socket.localAddress, socket.localPort)
+          const remote = this.target.kind === "unix" ? "" : () => formatEnd(socket.remoteAddress, socket.remotePort)
+          acceptor.push(fromSocket(socket, this.network, local, remote, readBufferSize).conn)
         })
         // After listening, errors are accept errors (EMFILE, ENFILE, …): transient, reported
         // to the next accept; libuv keeps listening.

@@ -47,19 +47,67 @@ class Deadline {
   }
 }
 
-interface PendingWrite {
-  readonly settle: (result: Effect.Effect<number, NetError.NetError>) => void
+/** A list of waiting callbacks, allocated only while something waits. */
+type Waiters = Array<() => void> | undefined
+
+const removeWaiter = (waiters: Waiters, wake: () => void): void => {
+  if (waiters === undefined) return
+  const i = waiters.indexOf(wake)
+  if (i >= 0) waiters.splice(i, 1)
+}
+
+const runAll = (waiters: Waiters): void => {
+  if (waiters === undefined) return
+  for (let i = 0; i < waiters.length; i++) waiters[i]!()
+}
+
+const abandoned: Effect.Effect<number, NetError.NetError> = Effect.succeed(0)
+
+/**
+ * One write handed to the transport. `done` is what the transport calls; the write's fiber
+ * waits only when the transport did not finish synchronously.
+ */
+class WriteOp {
+  private result: Effect.Effect<number, NetError.NetError> | undefined = undefined
+  private resume: ((result: Effect.Effect<number, NetError.NetError>) => void) | undefined = undefined
+
+  constructor(private readonly conn: ConnImpl, private readonly size: number) {}
+
+  readonly done = (error?: OsError): void => {
+    if (this.result !== undefined) return
+    this.conn.writeDone(this)
+    this.settle(error === undefined ? Effect.succeed(this.size) : this.conn.writeFailed(error))
+  }
+
+  settle(result: Effect.Effect<number, NetError.NetError>): void {
+    if (this.result !== undefined) return
+    this.result = result
+    if (this.resume !== undefined) this.resume(result)
+  }
+
+  get await(): Effect.Effect<number, NetError.NetError> {
+    return Effect.async<number, NetError.NetError>((resume) => {
+      if (this.result !== undefined) return resume(this.result)
+      this.resume = resume
+      return Effect.sync(() => {
+        // interrupted: the bytes stay with the transport, nobody waits for them
+        this.resume = undefined
+        this.result ??= abandoned
+        this.conn.writeDone(this)
+      })
+    })
+  }
 }
 
 /**
  * @internal
  * The connection engine every `Net` shares: a bounded receive buffer fed by the transport,
  * pending readers and writers, deadlines, half-close and close. Transports only move bytes.
+ * State that only some connections need (waiters, deadlines) is allocated on first use, so an
+ * idle connection stays small.
  */
 export class ConnImpl implements Conn, Inbound {
   readonly network: Network
-  readonly localAddress: string
-  readonly remoteAddress: string
 
   // receive buffer: chunks[head..] hold `buffered` bytes
   private chunks: Array<Uint8Array> = []
@@ -68,16 +116,16 @@ export class ConnImpl implements Conn, Inbound {
   private paused = false
   private eof = false
   private failure: OsError | undefined = undefined
-  private readWaiters = new Set<() => void>()
+  private readWaiters: Waiters = undefined
 
-  private pendingWrites = new Set<PendingWrite>()
-  private closeWriteWaiters = new Set<() => void>()
+  private pendingWrites: Array<WriteOp> | undefined = undefined
+  private closeWriteWaiters: Waiters = undefined
   private writeShut = false
   private writeFailure: OsError | undefined = undefined
 
   private closed = false
-  private readonly readDeadline = new Deadline()
-  private readonly writeDeadline = new Deadline()
+  private readDeadline: Deadline | undefined = undefined
+  private writeDeadline: Deadline | undefined = undefined
 
   constructor(
     readonly transport: ConnTransport,
@@ -87,8 +135,15 @@ export class ConnImpl implements Conn, Inbound {
     private readonly shortRead?: ((n: number) => number) | undefined
   ) {
     this.network = transport.network
-    this.localAddress = transport.localAddress
-    this.remoteAddress = transport.remoteAddress
+  }
+
+  /** Read from the transport when first asked: an adapter may compute it lazily. */
+  get localAddress(): string {
+    return this.transport.localAddress
+  }
+
+  get remoteAddress(): string {
+    return this.transport.remoteAddress
   }
 
   // ---- errors -------------------------------------------------------------------------------
@@ -135,21 +190,37 @@ export class ConnImpl implements Conn, Inbound {
     this.failure = error
     if (this.writeFailure === undefined) this.writeFailure = error
     this.wakeReaders()
-    this.settleWrites(Effect.fail(NetError.fromErrno(error, this.context("write"))))
+    this.settleWrites(() => Effect.fail(NetError.fromErrno(error, this.context("write"))))
   }
 
   private wakeReaders(): void {
-    if (this.readWaiters.size === 0) return
-    const waiters = Array.from(this.readWaiters)
-    this.readWaiters.clear()
-    for (const wake of waiters) wake()
+    const waiters = this.readWaiters
+    if (waiters === undefined) return
+    this.readWaiters = undefined
+    runAll(waiters)
   }
 
-  private settleWrites(result: Effect.Effect<number, NetError.NetError>): void {
-    if (this.pendingWrites.size === 0) return
-    const writes = Array.from(this.pendingWrites)
-    this.pendingWrites.clear()
-    for (const w of writes) w.settle(result)
+  /** Settles every pending write; `result` is built only when one is pending. */
+  private settleWrites(result: () => Effect.Effect<number, NetError.NetError>): void {
+    const writes = this.pendingWrites
+    if (writes === undefined || writes.length === 0) return
+    this.pendingWrites = undefined
+    const settled = result()
+    for (const op of writes) op.settle(settled)
+  }
+
+  /** @internal A write finished or was abandoned: it is no longer pending. */
+  writeDone(op: WriteOp): void {
+    const writes = this.pendingWrites
+    if (writes === undefined) return
+    const i = writes.indexOf(op)
+    if (i >= 0) writes.splice(i, 1)
+  }
+
+  /** @internal The failure of a write the transport reported; it sticks for later writes. */
+  writeFailed(error: OsError): Effect.Effect<never, NetError.NetError> {
+    if (this.writeFailure === undefined) this.writeFailure = error
+    return Effect.fail(NetError.fromErrno(error, this.context("write")))
   }
 
   // ---- reading ------------------------------------------------------------------------------
@@ -193,19 +264,19 @@ export class ConnImpl implements Conn, Inbound {
     return out
   }
 
-  private readonly waitReadable: Effect.Effect<void> = Effect.async<void>((resume) => {
-    const wake = () => resume(Effect.void)
-    this.readWaiters.add(wake)
-    return Effect.sync(() => {
-      this.readWaiters.delete(wake)
+  private get waitReadable(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const wake = () => resume(Effect.void)
+      ;(this.readWaiters ??= []).push(wake)
+      return Effect.sync(() => removeWaiter(this.readWaiters, wake))
     })
-  })
+  }
 
   private readLoop(n: number): Effect.Effect<Uint8Array, NetError.NetError> {
     return Effect.suspend(() => {
       if (this.closed) return Effect.fail(this.closedError("read"))
       if (n === 0) return Effect.succeed(empty)
-      if (this.readDeadline.expired) return Effect.fail(this.timeoutError("read"))
+      if (this.readDeadline?.expired === true) return Effect.fail(this.timeoutError("read"))
       if (this.buffered > 0) return Effect.succeed(this.take(this.shortRead === undefined ? n : this.shortRead(n)))
       if (this.failure !== undefined) return Effect.fail(NetError.fromErrno(this.failure, this.context("read")))
       if (this.eof) return Effect.succeed(empty)
@@ -234,7 +305,7 @@ export class ConnImpl implements Conn, Inbound {
         )
       }
       if (this.closed) return Effect.fail(this.closedError("write"))
-      if (this.writeDeadline.expired) return Effect.fail(this.timeoutError("write"))
+      if (this.writeDeadline?.expired === true) return Effect.fail(this.timeoutError("write"))
       if (this.writeFailure !== undefined) {
         return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
       }
@@ -242,37 +313,14 @@ export class ConnImpl implements Conn, Inbound {
       const bytes = typeof data === "string" ? encoder.encode(data) : data
       const size = bytes.length
       if (size === 0) return Effect.succeed(0)
-      return Effect.async<number, NetError.NetError>((resume) => {
-        let settled = false
-        const pending: PendingWrite = {
-          settle: (result) => {
-            if (settled) return
-            settled = true
-            resume(result)
-          }
-        }
-        const done = (error?: OsError) => {
-          if (settled) return
-          this.pendingWrites.delete(pending)
-          if (error !== undefined) {
-            if (this.writeFailure === undefined) this.writeFailure = error
-            pending.settle(Effect.fail(NetError.fromErrno(error, this.context("write"))))
-          } else {
-            pending.settle(Effect.succeed(size))
-          }
-        }
-        this.pendingWrites.add(pending)
-        if (this.transport.write(bytes, done)) {
-          this.pendingWrites.delete(pending)
-          settled = true
-          resume(Effect.succeed(size))
-          return
-        }
-        return Effect.sync(() => {
-          settled = true
-          this.pendingWrites.delete(pending)
-        })
-      })
+      const op = new WriteOp(this, size)
+      ;(this.pendingWrites ??= []).push(op)
+      if (this.transport.write(bytes, op.done)) {
+        this.writeDone(op)
+        op.settle(Effect.succeed(size))
+        return Effect.succeed(size)
+      }
+      return op.await
     })
   }
 
@@ -284,9 +332,11 @@ export class ConnImpl implements Conn, Inbound {
       return Effect.async<void, NetError.NetError>((resume) => {
         // `close` also settles it: the FIN may wait behind writes a peer never reads
         const closed = () => resume(Effect.void)
-        this.closeWriteWaiters.add(closed)
+        ;(this.closeWriteWaiters ??= []).push(closed)
         this.transport.closeWrite((error) => {
-          if (!this.closeWriteWaiters.delete(closed)) return
+          const waiting = this.closeWriteWaiters?.includes(closed) === true
+          removeWaiter(this.closeWriteWaiters, closed)
+          if (!waiting) return
           if (error === undefined || this.closed) resume(Effect.void)
           else resume(Effect.fail(NetError.fromErrno(error, this.context("close"))))
         })
@@ -302,9 +352,13 @@ export class ConnImpl implements Conn, Inbound {
       if (reason !== undefined) return Effect.fail(NetError.make("InvalidArgument", { ...this.context(op), reason }))
       if (this.closed) return Effect.fail(this.closedError(op))
       if (op === "set_read_timeout") {
-        this.readDeadline.set(ms, this.timer, () => this.wakeReaders())
+        ;(this.readDeadline ??= new Deadline()).set(ms, this.timer, () => this.wakeReaders())
       } else {
-        this.writeDeadline.set(ms, this.timer, () => this.settleWrites(Effect.fail(this.timeoutError("write"))))
+        ;(this.writeDeadline ??= new Deadline()).set(
+          ms,
+          this.timer,
+          () => this.settleWrites(() => Effect.fail(this.timeoutError("write")))
+        )
       }
       return Effect.void
     })
@@ -324,20 +378,22 @@ export class ConnImpl implements Conn, Inbound {
   closeNow(abort: boolean): void {
     if (this.closed) return
     this.closed = true
-    this.readDeadline.clear()
-    this.writeDeadline.clear()
+    this.readDeadline?.clear()
+    this.writeDeadline?.clear()
     this.chunks = []
     this.head = 0
     this.buffered = 0
     this.wakeReaders()
-    this.settleWrites(Effect.fail(this.closedError("write")))
-    const closeWrites = Array.from(this.closeWriteWaiters)
-    this.closeWriteWaiters.clear()
-    for (const settle of closeWrites) settle()
+    this.settleWrites(() => Effect.fail(this.closedError("write")))
+    const closeWrites = this.closeWriteWaiters
+    this.closeWriteWaiters = undefined
+    runAll(closeWrites)
     this.transport.close(abort)
   }
 
-  readonly close: Effect.Effect<void> = Effect.sync(() => this.closeNow(false))
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => this.closeNow(false))
+  }
 
   get isClosed(): boolean {
     return this.closed

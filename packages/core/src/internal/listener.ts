@@ -23,6 +23,7 @@ export class ListenerImpl implements Listener, Acceptor {
   readonly network: Network
   readonly address: string
   private queue: Array<Entry> = []
+  private queuedConns = 0
   private waiters = new Set<() => void>()
   private closed = false
 
@@ -32,11 +33,12 @@ export class ListenerImpl implements Listener, Acceptor {
   }
 
   push(conn: Conn): boolean {
-    if (this.closed || this.pendingConns() >= this.backlog) {
+    if (this.closed || this.queuedConns >= this.backlog) {
       Effect.runSync(conn.close)
       return false
     }
     this.queue.push({ conn })
+    this.queuedConns++
     this.wake()
     return true
   }
@@ -47,12 +49,6 @@ export class ListenerImpl implements Listener, Acceptor {
     if (last !== undefined && "error" in last) return // one transient error stands for a burst
     this.queue.push({ error })
     this.wake()
-  }
-
-  private pendingConns(): number {
-    let n = 0
-    for (const entry of this.queue) if ("conn" in entry) n++
-    return n
   }
 
   private wake(): void {
@@ -89,7 +85,9 @@ export class ListenerImpl implements Listener, Acceptor {
       if (this.closed) return Effect.fail(this.error("closed"))
       const entry = this.queue.shift()
       if (entry === undefined) return Effect.flatMap(restore(this.waitAcceptable), () => loop)
-      return "error" in entry ? Effect.fail(this.error(entry.error)) : register(entry.conn)
+      if ("error" in entry) return Effect.fail(this.error(entry.error))
+      this.queuedConns--
+      return register(entry.conn)
     })
     return loop
   }
@@ -113,6 +111,7 @@ export class ListenerImpl implements Listener, Acceptor {
     this.closed = true
     const queued = this.queue
     this.queue = []
+    this.queuedConns = 0
     for (const entry of queued) if ("conn" in entry) Effect.runSync(entry.conn.close)
     this.wake()
     this.transport.close()

@@ -33,14 +33,26 @@ const ignore = () => {}
 export const fromSocket = (
   socket: Net.Socket,
   network: Address.Network,
-  localAddress: string,
-  remoteAddress: string,
+  localAddress: string | (() => string),
+  remoteAddress: string | (() => string),
   readBufferSize: number | undefined
-): Conn.Conn => {
+): { readonly conn: Conn.Conn; readonly close: (abort: boolean) => void } => {
+  // An address not known up front costs a getsockname/getpeername call: made on first use,
+  // or at close (before the handle goes) so later error messages still name it.
+  let local = localAddress
+  let remote = remoteAddress
+  const resolveAddresses = () => {
+    if (typeof local === "function") local = local()
+    if (typeof remote === "function") remote = remote()
+  }
   const transport: Transport.ConnTransport = {
     network,
-    localAddress,
-    remoteAddress,
+    get localAddress() {
+      return typeof local === "function" ? (local = local()) : local
+    },
+    get remoteAddress() {
+      return typeof remote === "function" ? (remote = remote()) : remote
+    },
     write(data, done) {
       if (socket.destroyed) {
         // destroyed by an error whose 'error' event has not been emitted yet
@@ -56,6 +68,7 @@ export const fromSocket = (
     pause: () => socket.pause(),
     resume: () => socket.resume(),
     close(abort) {
+      resolveAddresses()
       socket.removeListener("data", onData)
       if (abort && network !== "unix" && typeof socket.resetAndDestroy === "function") {
         try {
@@ -68,7 +81,7 @@ export const fromSocket = (
       socket.destroy()
     }
   }
-  const { conn, inbound } = Transport.makeConn(transport, { readBufferSize })
+  const { close, conn, inbound } = Transport.makeConn(transport, { readBufferSize })
   const onData = (chunk: Buffer) => {
     inbound.push(chunk)
   }
@@ -76,5 +89,5 @@ export const fromSocket = (
   socket.on("end", () => inbound.end())
   socket.on("error", (error) => inbound.fail(toOsError(error)))
   socket.on("close", ignore)
-  return conn
+  return { conn, close }
 }
