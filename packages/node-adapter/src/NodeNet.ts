@@ -11,7 +11,6 @@
 import { Address, type Conn, type Listener, Net, NetError, Transport } from "@vvnet/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
@@ -171,19 +170,7 @@ export const make = (options?: Options): Net.Net["Type"] => {
         }
         local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
       }
-      const scope = yield* Effect.scope
-      // The attempt is registered in a child scope before any socket exists, so a socket is
-      // closed whatever ends the dial: success (later, with the scope), failure or interruption.
-      return yield* Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const child = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-          const attempt = new DialAttempt(addr.network, network, address, target, local, dialOptions)
-          yield* Scope.addFinalizer(child, Effect.sync(() => attempt.dispose()))
-          const exit = yield* Effect.exit(restore(attempt.run))
-          if (Exit.isFailure(exit)) yield* Scope.close(child, exit)
-          return yield* exit
-        })
-      )
+      return yield* owned(new DialAttempt(addr.network, network, address, target, local, dialOptions))
     })
 
   const listen = (
@@ -197,21 +184,26 @@ export const make = (options?: Options): Net.Net["Type"] => {
       if (bad !== undefined) return yield* bad
       const [addr, target] = yield* resolveTarget("listen", network, address)
       if (target.kind === "unix") yield* prepareUnixPath(network, address, target.path, listenOptions?.reclaimStaleSocket === true)
-      const scope = yield* Effect.scope
-      return yield* Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const child = yield* Scope.fork(scope, ExecutionStrategy.sequential)
-          const attempt = new ListenAttempt(addr.network, network, address, target, listenOptions)
-          yield* Scope.addFinalizer(child, Effect.sync(() => attempt.dispose()))
-          const exit = yield* Effect.exit(restore(attempt.run))
-          if (Exit.isFailure(exit)) yield* Scope.close(child, exit)
-          return yield* exit
-        })
-      )
+      return yield* owned(new ListenAttempt(addr.network, network, address, target, listenOptions))
     })
 
   return Net.Net.of({ dial, listen })
 }
+
+/**
+ * Runs an attempt (interruptibly) and hands what it made to the caller's Scope. The attempt
+ * object holds its socket from the start, so whatever ends the run (success, failure, or an
+ * interruption arriving even after the socket connected) disposes of it or leaves it owned by
+ * the Scope: no window leaks a socket, and a failed attempt leaves nothing in the Scope.
+ */
+const owned = <A>(attempt: { readonly run: Effect.Effect<A, NetError.NetError>; dispose(): void }) =>
+  Effect.flatMap(Effect.scope, (scope) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.onExit(restore(attempt.run), (exit) => {
+        const dispose = Effect.sync(() => attempt.dispose())
+        return Exit.isSuccess(exit) ? Scope.addFinalizer(scope, dispose) : dispose
+      })
+    ))
 
 /** One dial: tries each resolved address in turn until one connects. */
 class DialAttempt {
