@@ -265,7 +265,8 @@ class DialAttempt {
       }
       socket.once("connect", onConnect)
       socket.once("error", onError)
-      const timeout = this.options?.timeout ?? 0
+      // the timeout covers the whole dial, every resolved address included (Go's Dialer.Timeout)
+      const timeout = this.deadline === undefined ? 0 : Math.max(1, this.deadline - Date.now())
       if (timeout > 0) {
         timer = setTimeout(() => {
           cleanup()
@@ -292,12 +293,18 @@ class DialAttempt {
     })
   }
 
+  private deadline: number | undefined = undefined
+
   get run(): Effect.Effect<Conn.Conn, NetError.NetError> {
     const hosts = this.target.kind === "unix" ? [""] : this.target.hosts
+    const timeout = this.options?.timeout ?? 0
     const loop = (i: number): Effect.Effect<Conn.Conn, NetError.NetError> =>
       Effect.catchAll(this.connectOnce(hosts[i]!), (error) =>
         i + 1 < hosts.length && !this.disposed && error._tag !== "Timeout" ? loop(i + 1) : Effect.fail(error))
-    return loop(0)
+    return Effect.suspend(() => {
+      this.deadline = timeout > 0 ? Date.now() + timeout : undefined
+      return loop(0)
+    })
   }
 }
 
