@@ -26,8 +26,7 @@ const job: ChildJob = JSON.parse(process.argv[2]!)
 const idleClients = fileURLToPath(new URL("./idle-clients.mjs", import.meta.url))
 const { variant } = await registry[job.variant]!()
 
-const send = (message: ChildMessage): Promise<void> =>
-  new Promise((resolve) => process.send!(message, () => resolve()))
+const send = (message: ChildMessage): Promise<void> => new Promise((resolve) => process.send!(message, () => resolve()))
 
 /** Microseconds on the clock V8's CPU profiles use (CLOCK_MONOTONIC), to cut profiles. */
 const nowUs = () => Number(process.hrtime.bigint() / 1000n)

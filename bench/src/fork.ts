@@ -3,7 +3,11 @@
  */
 import { type ChildProcess, fork } from "node:child_process"
 
-export const forkJs = (file: string, args: ReadonlyArray<string>, nodeFlags: ReadonlyArray<string> = []): ChildProcess =>
+export const forkJs = (
+  file: string,
+  args: ReadonlyArray<string>,
+  nodeFlags: ReadonlyArray<string> = []
+): ChildProcess =>
   fork(file, [...args], {
     execArgv: [...nodeFlags],
     stdio: ["ignore", "inherit", "inherit", "ipc"]

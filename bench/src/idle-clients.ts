@@ -31,7 +31,9 @@ process.on("message", async (message: { type: string; port?: number; count?: num
       await open(message.port!, message.count!)
       process.send!({ type: "opened", total: sockets.length })
     } else if (message.type === "closeAll") {
-      const closed = sockets.splice(0).map((s) => new Promise<void>((resolve) => s.destroy().once("close", () => resolve())))
+      const closed = sockets.splice(0).map((s) =>
+        new Promise<void>((resolve) => s.destroy().once("close", () => resolve()))
+      )
       await Promise.all(closed)
       process.send!({ type: "closed" })
     } else if (message.type === "exit") {

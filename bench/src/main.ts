@@ -10,7 +10,7 @@ import { build, type Built } from "./build.js"
 import { forkJs } from "./fork.js"
 import { readProfile, render, summarize as summarizeProfile } from "./profile.js"
 import { type Failure, markdown, summarize } from "./report.js"
-import { type ScenarioDef, scenarioById, scenarios, targets } from "./scenarios.js"
+import { scenarioById, type ScenarioDef, scenarios, targets } from "./scenarios.js"
 import type { ChildJob, ChildMessage, Sample } from "./types.js"
 import { defaultVariants, labels, registry, supports } from "./variants/index.js"
 
@@ -53,7 +53,10 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
     return v
   }
   for (const a of argv) {
-    if (a.startsWith("--") && !["--quick", "--reps", "--scenarios", "--variants", "--fork-per", "--profile", "--out", "--help"].includes(a)) {
+    if (
+      a.startsWith("--") &&
+      !["--quick", "--reps", "--scenarios", "--variants", "--fork-per", "--profile", "--out", "--help"].includes(a)
+    ) {
       throw new Error(`unknown option ${a}`)
     }
   }
@@ -176,8 +179,10 @@ const main = async () => {
   const layout = o.forkPer === "measurement"
     ? "a fresh child process per scenario × variant × repetition"
     : "a fresh child process per variant × repetition (all scenarios in turn)"
-  console.error(`vvnet bench: ${o.reps} repetitions, ${runs.length} child processes (${layout}); ` +
-    `variants in rotated order per repetition; ${o.quick ? "--quick sizes" : "full sizes"}.`)
+  console.error(
+    `vvnet bench: ${o.reps} repetitions, ${runs.length} child processes (${layout}); ` +
+      `variants in rotated order per repetition; ${o.quick ? "--quick sizes" : "full sizes"}.`
+  )
 
   const samples: Array<Sample> = []
   const failures: Array<Failure> = []
@@ -191,8 +196,10 @@ const main = async () => {
     for (const s of result.samples) {
       const def = scenarioById(s.scenario)!
       const flag = s.verified ? "" : `  VERIFICATION FAILED: ${s.detail}`
-      console.error(`[${i + 1}/${runs.length}] rep ${s.rep} ${s.scenario.padEnd(8)} ${s.variant.padEnd(9)} ` +
-        `${def.format(s.value).padStart(9)} ${def.unit}${flag}`)
+      console.error(
+        `[${i + 1}/${runs.length}] rep ${s.rep} ${s.scenario.padEnd(8)} ${s.variant.padEnd(9)} ` +
+          `${def.format(s.value).padStart(9)} ${def.unit}${flag}`
+      )
     }
     if (result.samples.length > 0) {
       console.error(`[${i + 1}/${runs.length}]   (child process: ${childSeconds} s)`)
@@ -224,7 +231,9 @@ const main = async () => {
   const failed = rows.some((r) => r.failures > 0)
   if (failed) {
     console.log("Failures (these measurements are left out of the figures):")
-    for (const s of samples.filter((x) => !x.verified)) console.log(`- ${s.scenario} ${s.variant} rep ${s.rep}: ${s.detail}`)
+    for (const s of samples.filter((x) => !x.verified)) {
+      console.log(`- ${s.scenario} ${s.variant} rep ${s.rep}: ${s.detail}`)
+    }
     for (const f of failures) console.log(`- ${f.scenario} ${f.variant} rep ${f.rep}: ${f.message.split("\n")[0]}`)
     console.log("")
   }
@@ -237,13 +246,20 @@ const main = async () => {
       const profile = readProfile(file)
       // One summary per timed run in this child.
       return samples
-        .filter((s) => s.variant === run.job.variant && s.rep === run.job.rep && run.job.scenarios.some((x) => x.id === s.scenario))
+        .filter((s) =>
+          s.variant === run.job.variant && s.rep === run.job.rep && run.job.scenarios.some((x) => x.id === s.scenario)
+        )
         .map((s) => {
           const w = s.extra.windowStartUs !== undefined && s.extra.windowEndUs !== undefined
             ? { startUs: s.extra.windowStartUs, endUs: s.extra.windowEndUs }
             : undefined
           const summary = summarizeProfile(profile, w, 20)
-          console.log(render(`${s.scenario} · ${labels[s.variant] ?? s.variant} · rep ${s.rep} (${Path.relative(benchDir, file)})`, summary))
+          console.log(
+            render(
+              `${s.scenario} · ${labels[s.variant] ?? s.variant} · rep ${s.rep} (${Path.relative(benchDir, file)})`,
+              summary
+            )
+          )
           console.log("")
           return { file, summary }
         })
@@ -255,8 +271,21 @@ const main = async () => {
   const json = {
     startedAt: started.toISOString(),
     elapsedSeconds: elapsedS,
-    machine: { node: process.version, platform: Os.platform(), release: Os.release(), cpus: cpu.length, cpuModel: cpu[0]?.model, totalMemory: Os.totalmem() },
-    options: { quick: o.quick, reps: o.reps, forkPer: o.forkPer, variants: o.variants, scenarios: o.scenarios.map((s) => ({ id: s.id, params: o.quick ? s.quick : s.full })) },
+    machine: {
+      node: process.version,
+      platform: Os.platform(),
+      release: Os.release(),
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model,
+      totalMemory: Os.totalmem()
+    },
+    options: {
+      quick: o.quick,
+      reps: o.reps,
+      forkPer: o.forkPer,
+      variants: o.variants,
+      scenarios: o.scenarios.map((s) => ({ id: s.id, params: o.quick ? s.quick : s.full }))
+    },
     targets,
     summary: rows,
     samples,

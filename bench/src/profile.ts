@@ -244,7 +244,10 @@ export const callers = (
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
   const label = (n: ProfileNode) => {
     const o = original(n.callFrame.url, n.callFrame.lineNumber, n.callFrame.columnNumber)
-    return { text: `${n.callFrame.functionName || "(anonymous)"} ${shortUrl(o.url)}:${o.line + 1}`, pkg: packageOf(o.url) }
+    return {
+      text: `${n.callFrame.functionName || "(anonymous)"} ${shortUrl(o.url)}:${o.line + 1}`,
+      pkg: packageOf(o.url)
+    }
   }
   const out = new Map<string, number>()
   let t = profile.startTime
@@ -274,7 +277,11 @@ export const render = (title: string, s: Summary): string => {
   const out: Array<string> = []
   out.push(`### ${title}`)
   out.push("")
-  out.push(`${s.totalMs.toFixed(0)} ms of samples${s.windowed ? " in the timed run (warm-up and loading left out)" : " (whole process)"}.`)
+  out.push(
+    `${s.totalMs.toFixed(0)} ms of samples${
+      s.windowed ? " in the timed run (warm-up and loading left out)" : " (whole process)"
+    }.`
+  )
   out.push("")
   out.push("| self % | self ms | function | location |")
   out.push("|--:|--:|---|---|")
@@ -289,7 +296,9 @@ export const render = (title: string, s: Summary): string => {
     out.push("")
     out.push("| total % | total ms | function | location |")
     out.push("|--:|--:|---|---|")
-    for (const f of s.vvnetInclusive) out.push(`| ${f.percent.toFixed(1)} | ${f.selfMs.toFixed(1)} | ${f.name} | ${f.location} |`)
+    for (const f of s.vvnetInclusive) {
+      out.push(`| ${f.percent.toFixed(1)} | ${f.selfMs.toFixed(1)} | ${f.name} | ${f.location} |`)
+    }
   }
   return out.join("\n")
 }

@@ -72,7 +72,9 @@ export const summarize = (
       }
       const ratio = st !== undefined && raw !== undefined && raw.median !== 0 ? st.median / raw.median : undefined
       const cpu = extra.cpuMsPerUnit
-      const cpuRatio = cpu !== undefined && rawCpu !== undefined && rawCpu.median > 0 ? cpu.median / rawCpu.median : undefined
+      const cpuRatio = cpu !== undefined && rawCpu !== undefined && rawCpu.median > 0
+        ? cpu.median / rawCpu.median
+        : undefined
       const target = targets[def.id]?.[v]
       rows.push({
         scenario: def.id,
@@ -107,7 +109,11 @@ export const markdown = (defs: ReadonlyArray<ScenarioDef>, rows: ReadonlyArray<R
       const range = r.stats === undefined ? "—" : `${def.format(r.stats.min)}–${def.format(r.stats.max)}`
       const status = r.status === "met" ? "met" : r.status === "short" ? "**short**" : ""
       const cpu = r.cpuRatio === undefined ? "" : `${r.cpuRatio.toFixed(2)}×`
-      out.push(`| ${name} | ${r.label}${failed} | ${median} | ${range} | ${r.variant === "raw" ? "1.00×" : ratioText(r.ratio)} | ${r.target} | ${status} | ${cpu} |`)
+      out.push(
+        `| ${name} | ${r.label}${failed} | ${median} | ${range} | ${
+          r.variant === "raw" ? "1.00×" : ratioText(r.ratio)
+        } | ${r.target} | ${status} | ${cpu} |`
+      )
     })
   }
   const idle = rows.filter((r) => r.scenario === "idle" && r.stats !== undefined)
@@ -116,13 +122,17 @@ export const markdown = (defs: ReadonlyArray<ScenarioDef>, rows: ReadonlyArray<R
     out.push("| idle server connection | heap KiB/conn | RSS KiB/conn | external KiB/conn |")
     out.push("|---|--:|--:|--:|")
     const k = (s: Stats | undefined) =>
-      s === undefined ? "—" : `${(s.median / 1024).toFixed(2)} (${(s.min / 1024).toFixed(2)}–${(s.max / 1024).toFixed(2)})`
+      s === undefined
+        ? "—"
+        : `${(s.median / 1024).toFixed(2)} (${(s.min / 1024).toFixed(2)}–${(s.max / 1024).toFixed(2)})`
     for (const r of idle) {
       out.push(`| ${r.label} | ${k(r.extra.heapPerConn)} | ${k(r.extra.rssPerConn)} | ${k(r.extra.externalPerConn)} |`)
     }
   }
   out.push("")
-  out.push("design.md §5 reference (2026-11-29, context only): " +
-    defs.map((d) => `${d.title}: ${designReference[d.id]}`).join("; ") + ".")
+  out.push(
+    "design.md §5 reference (2026-11-29, context only): " +
+      defs.map((d) => `${d.title}: ${designReference[d.id]}`).join("; ") + "."
+  )
   return out.join("\n")
 }

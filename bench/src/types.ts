@@ -97,7 +97,13 @@ export interface Sample {
 /** A message from a child process to the harness. */
 export type ChildMessage =
   | { readonly type: "sample"; readonly sample: Sample }
-  | { readonly type: "error"; readonly scenario: ScenarioId; readonly variant: string; readonly rep: number; readonly message: string }
+  | {
+    readonly type: "error"
+    readonly scenario: ScenarioId
+    readonly variant: string
+    readonly rep: number
+    readonly message: string
+  }
 
 /** What the harness asks a child process to do. */
 export interface ChildJob {

@@ -112,8 +112,10 @@ const demo = Effect.gen(function*() {
     yield* Net.serve(unix, echo)
     yield* Console.log(`vvnet demo: echo servers on tcp ${tcp.address} and unix ${unix.address}`)
 
-    const clients = Array.from({ length: 50 }, (_, id) =>
-      id % 2 === 0 ? client(tally, "tcp", tcp.address, id) : client(tally, "unix", unix.address, id))
+    const clients = Array.from(
+      { length: 50 },
+      (_, id) => id % 2 === 0 ? client(tally, "tcp", tcp.address, id) : client(tally, "unix", unix.address, id)
+    )
     yield* Console.log(`  50 clients, messages of ${sizes.join(", ")} bytes each, every byte checked`)
     yield* Effect.all(clients, { concurrency: "unbounded" })
     yield* typedErrors(tally, tcp.address)
@@ -128,7 +130,9 @@ const demo = Effect.gen(function*() {
   yield* Console.log("| connections | bytes verified | round trips | mismatches | elapsed | errors seen by tag |")
   yield* Console.log("|---|---|---|---|---|---|")
   yield* Console.log(
-    `| ${tally.connections} | ${tally.bytesVerified} (${(tally.bytesVerified / MiB).toFixed(1)} MiB) | ${tally.roundTrips} | ${tally.mismatches} | ${elapsed} ms | ${errors} |`
+    `| ${tally.connections} | ${tally.bytesVerified} (${
+      (tally.bytesVerified / MiB).toFixed(1)
+    } MiB) | ${tally.roundTrips} | ${tally.mismatches} | ${elapsed} ms | ${errors} |`
   )
   yield* Console.log(`scope closed: listeners and connections closed; unix socket file removed: ${!socketFileLeft}`)
 
@@ -150,7 +154,11 @@ const runVv = Effect.gen(function*() {
   const program = Path.join(repo, "examples/vv/echo.vv")
   yield* Console.log(`vv runtime: vv run ${Path.relative(repo, program)}`)
   const code = yield* Effect.async<number>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, [Path.join(repo, "packages/vv-runtime/bin/vv.js"), "run", program], {
+    const child = ChildProcess.spawn(process.execPath, [
+      Path.join(repo, "packages/vv-runtime/bin/vv.js"),
+      "run",
+      program
+    ], {
       stdio: ["ignore", "inherit", "inherit"]
     })
     child.on("error", () => resume(Effect.succeed(127)))

@@ -19,11 +19,12 @@ import type { Variant } from "../types.js"
 export const registry: Record<string, () => Promise<{ readonly variant: Variant }>> = {
   raw: () => import("./raw.js"),
   platform: () => import("./platform.js"),
-  vvnet: () => import("./vvnet.js")
+  vvnet: () => import("./vvnet.js"),
+  "vv-bridge": () => import("./vv-bridge.js")
 }
 
 /** Variants measured when `--variants` is not given. */
-export const defaultVariants: ReadonlyArray<string> = ["raw", "platform", "vvnet"]
+export const defaultVariants: ReadonlyArray<string> = ["raw", "platform", "vvnet", "vv-bridge"]
 
 /** Row labels (kept here so the harness can label rows without loading the modules). */
 export const labels: Record<string, string> = {

@@ -32,8 +32,10 @@ const drain = (conn: Conn.Conn, readSize: number, f: (chunk: Uint8Array) => void
 
 /** Echoes until EOF (Go's `io.Copy(conn, conn)`). */
 const echo = (conn: Conn.Conn): Op<void> => {
-  const loop: Op<void> = Effect.flatMap(conn.read(65536), (chunk) =>
-    chunk.length === 0 ? Effect.void : Effect.flatMap(conn.write(chunk), () => loop))
+  const loop: Op<void> = Effect.flatMap(
+    conn.read(65536),
+    (chunk) => chunk.length === 0 ? Effect.void : Effect.flatMap(conn.write(chunk), () => loop)
+  )
   return loop
 }
 
@@ -82,7 +84,10 @@ export const variant: Variant = {
       const loop = (round: number): Op<number> =>
         round === roundTrips
           ? Effect.succeed(round)
-          : Effect.flatMap(conn.write(msgs[round & 0xff]!), () => Effect.flatMap(expect(round, size), () => loop(round + 1)))
+          : Effect.flatMap(
+            conn.write(msgs[round & 0xff]!),
+            () => Effect.flatMap(expect(round, size), () => loop(round + 1))
+          )
       const completed = yield* loop(0)
       return { roundTrips: completed, bytes, errors }
     })),

@@ -40,62 +40,64 @@ describe("Address", () => {
       }
     })
 
-    for (const [network, address, reason] of [
-      ["tcp", "", "missing port in address"],
-      ["tcp", ":", "address :: invalid port"],
-      ["tcp", "localhost:", "invalid port"],
-      ["tcp", "localhost:http", "invalid port"],
-      ["tcp", "localhost:+80", "invalid port"],
-      ["tcp", "localhost:-1", "invalid port"],
-      ["tcp", "localhost:65536", "invalid port"],
-      ["tcp", "localhost: 80", "invalid port"],
-      ["tcp", "localhost:8.0", "invalid port"],
-      ["tcp", "[::1]", "missing port in address"],
-      ["tcp", "[::1]80", "missing port in address"],
-      ["tcp", "[::1]:80:81", "too many colons in address"],
-      ["tcp", "a[b:80", "unexpected '[' in address"],
-      ["tcp", "a]b:80", "unexpected ']' in address"],
-      ["tcp", "[::1]]:80", "missing port in address"],
-      ["tcp", "[]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[1.2.3.4]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[::1%]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[::1%a/b]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[1::2::3]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[1:2:3:4:5:6:7:8:9]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[1:2:3:4:5:6:7]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[1:2:3:4:5:6:7::8]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[12345::]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[::g]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[:::]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[1.2.3.4::]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[::1.2.3.256]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "[::01.2.3.4]:80", "not an IPv6 literal in brackets"],
-      ["tcp", "a b:80", "invalid host"],
-      ["tcp", "a/b:80", "invalid host"],
-      ["tcp", "user@host:80", "invalid host"],
-      ["tcp", "a..b:80", "invalid host"],
-      ["tcp", ".:80", "invalid host"],
-      ["tcp", "example.com..:80", "invalid host"],
-      ["tcp", `${"a".repeat(64)}.com:80`, "invalid host"],
-      ["tcp", `${"a.".repeat(127)}ab:80`, "invalid host"],
-      ["tcp", "256.1.1.1:80", "invalid host"],
-      ["tcp", "127.1:80", "invalid host"],
-      ["tcp", "010.0.0.1:80", "invalid host"],
-      ["tcp", "1.2.3.4.5:80", "invalid host"],
-      ["tcp", "+1.2.3.4:80", "invalid host"],
-      ["tcp", "1.2.3.4%eth0:80", "invalid host"],
-      ["tcp", "héllo:80", "invalid host"],
-      ["tcp4", "[::1]:80", "non-IPv4 address"],
-      ["tcp4", "[::ffff:1.2.3.4]:80", "non-IPv4 address"],
-      ["tcp6", "127.0.0.1:80", "non-IPv6 address"],
-      ["unix", "", "empty unix socket path"],
-      ["unix", "/tmp/a\u0000b", "NUL byte"],
-      ["unix", "/tmp/\ud800", "unpaired surrogate"],
-      ["unix", `/${"a".repeat(107)}`, "path too long (108 bytes, at most 107)"],
-      ["udp", "127.0.0.1:53", "unknown network udp"],
-      ["", "127.0.0.1:53", "unknown network "],
-      ["TCP", "127.0.0.1:53", "unknown network TCP"]
-    ] as const) {
+    for (
+      const [network, address, reason] of [
+        ["tcp", "", "missing port in address"],
+        ["tcp", ":", "address :: invalid port"],
+        ["tcp", "localhost:", "invalid port"],
+        ["tcp", "localhost:http", "invalid port"],
+        ["tcp", "localhost:+80", "invalid port"],
+        ["tcp", "localhost:-1", "invalid port"],
+        ["tcp", "localhost:65536", "invalid port"],
+        ["tcp", "localhost: 80", "invalid port"],
+        ["tcp", "localhost:8.0", "invalid port"],
+        ["tcp", "[::1]", "missing port in address"],
+        ["tcp", "[::1]80", "missing port in address"],
+        ["tcp", "[::1]:80:81", "too many colons in address"],
+        ["tcp", "a[b:80", "unexpected '[' in address"],
+        ["tcp", "a]b:80", "unexpected ']' in address"],
+        ["tcp", "[::1]]:80", "missing port in address"],
+        ["tcp", "[]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[1.2.3.4]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[::1%]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[::1%a/b]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[1::2::3]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[1:2:3:4:5:6:7:8:9]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[1:2:3:4:5:6:7]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[1:2:3:4:5:6:7::8]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[12345::]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[::g]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[:::]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[1.2.3.4::]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[::1.2.3.256]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "[::01.2.3.4]:80", "not an IPv6 literal in brackets"],
+        ["tcp", "a b:80", "invalid host"],
+        ["tcp", "a/b:80", "invalid host"],
+        ["tcp", "user@host:80", "invalid host"],
+        ["tcp", "a..b:80", "invalid host"],
+        ["tcp", ".:80", "invalid host"],
+        ["tcp", "example.com..:80", "invalid host"],
+        ["tcp", `${"a".repeat(64)}.com:80`, "invalid host"],
+        ["tcp", `${"a.".repeat(127)}ab:80`, "invalid host"],
+        ["tcp", "256.1.1.1:80", "invalid host"],
+        ["tcp", "127.1:80", "invalid host"],
+        ["tcp", "010.0.0.1:80", "invalid host"],
+        ["tcp", "1.2.3.4.5:80", "invalid host"],
+        ["tcp", "+1.2.3.4:80", "invalid host"],
+        ["tcp", "1.2.3.4%eth0:80", "invalid host"],
+        ["tcp", "héllo:80", "invalid host"],
+        ["tcp4", "[::1]:80", "non-IPv4 address"],
+        ["tcp4", "[::ffff:1.2.3.4]:80", "non-IPv4 address"],
+        ["tcp6", "127.0.0.1:80", "non-IPv6 address"],
+        ["unix", "", "empty unix socket path"],
+        ["unix", "/tmp/a\u0000b", "NUL byte"],
+        ["unix", "/tmp/\ud800", "unpaired surrogate"],
+        ["unix", `/${"a".repeat(107)}`, "path too long (108 bytes, at most 107)"],
+        ["udp", "127.0.0.1:53", "unknown network udp"],
+        ["", "127.0.0.1:53", "unknown network "],
+        ["TCP", "127.0.0.1:53", "unknown network TCP"]
+      ] as const
+    ) {
       it(`${network} ${JSON.stringify(address)} fails: ${reason}`, () => {
         const error = expectLeft(Address.parse(network, address, "dial"))
         expect(error._tag).toBe("AddressError")
@@ -108,37 +110,39 @@ describe("Address", () => {
   })
 
   describe("parse: valid addresses", () => {
-    for (const [network, address, host, port] of [
-      ["tcp", "127.0.0.1:0", "127.0.0.1", 0],
-      ["tcp", "0.0.0.0:65535", "0.0.0.0", 65535],
-      ["tcp", "255.255.255.255:1", "255.255.255.255", 1],
-      ["tcp", "[::1]:8080", "::1", 8080],
-      ["tcp", ":80", "", 80],
-      ["tcp", ":0", "", 0],
-      ["tcp", "localhost:80", "localhost", 80],
-      ["tcp", "localhost.:80", "localhost.", 80],
-      ["tcp", "Example.COM:443", "Example.COM", 443],
-      ["tcp", "_srv.my-host.example:1", "_srv.my-host.example", 1],
-      ["tcp", "1password.com:1", "1password.com", 1],
-      ["tcp", `${"a".repeat(63)}.com:1`, `${"a".repeat(63)}.com`, 1],
-      ["tcp", "[fe80::1%eth0]:80", "fe80::1%eth0", 80],
-      ["tcp", "[fe80::1%25]:80", "fe80::1%25", 80],
-      ["tcp", "[::ffff:1.2.3.4]:1", "::ffff:1.2.3.4", 1],
-      ["tcp", "[::]:80", "::", 80],
-      ["tcp", "[::1.2.3.4]:80", "::1.2.3.4", 80],
-      ["tcp", "[1:2:3:4:5:6:7:8]:80", "1:2:3:4:5:6:7:8", 80],
-      ["tcp", "[1:2:3:4:5:6:1.2.3.4]:80", "1:2:3:4:5:6:1.2.3.4", 80],
-      ["tcp", "[1::]:80", "1::", 80],
-      ["tcp", "[1:2:3:4:5:6:7::]:80", "1:2:3:4:5:6:7::", 80],
-      ["tcp", "[::2:3:4:5:6:7:8]:80", "::2:3:4:5:6:7:8", 80],
-      ["tcp", "[2001:DB8:0000:0:0:0:0:1]:80", "2001:DB8:0000:0:0:0:0:1", 80],
-      ["tcp4", "127.0.0.1:80", "127.0.0.1", 80],
-      ["tcp4", "localhost:80", "localhost", 80],
-      ["tcp4", ":80", "", 80],
-      ["tcp6", "[::1]:80", "::1", 80],
-      ["tcp6", "localhost:80", "localhost", 80],
-      ["tcp6", ":80", "", 80]
-    ] as const) {
+    for (
+      const [network, address, host, port] of [
+        ["tcp", "127.0.0.1:0", "127.0.0.1", 0],
+        ["tcp", "0.0.0.0:65535", "0.0.0.0", 65535],
+        ["tcp", "255.255.255.255:1", "255.255.255.255", 1],
+        ["tcp", "[::1]:8080", "::1", 8080],
+        ["tcp", ":80", "", 80],
+        ["tcp", ":0", "", 0],
+        ["tcp", "localhost:80", "localhost", 80],
+        ["tcp", "localhost.:80", "localhost.", 80],
+        ["tcp", "Example.COM:443", "Example.COM", 443],
+        ["tcp", "_srv.my-host.example:1", "_srv.my-host.example", 1],
+        ["tcp", "1password.com:1", "1password.com", 1],
+        ["tcp", `${"a".repeat(63)}.com:1`, `${"a".repeat(63)}.com`, 1],
+        ["tcp", "[fe80::1%eth0]:80", "fe80::1%eth0", 80],
+        ["tcp", "[fe80::1%25]:80", "fe80::1%25", 80],
+        ["tcp", "[::ffff:1.2.3.4]:1", "::ffff:1.2.3.4", 1],
+        ["tcp", "[::]:80", "::", 80],
+        ["tcp", "[::1.2.3.4]:80", "::1.2.3.4", 80],
+        ["tcp", "[1:2:3:4:5:6:7:8]:80", "1:2:3:4:5:6:7:8", 80],
+        ["tcp", "[1:2:3:4:5:6:1.2.3.4]:80", "1:2:3:4:5:6:1.2.3.4", 80],
+        ["tcp", "[1::]:80", "1::", 80],
+        ["tcp", "[1:2:3:4:5:6:7::]:80", "1:2:3:4:5:6:7::", 80],
+        ["tcp", "[::2:3:4:5:6:7:8]:80", "::2:3:4:5:6:7:8", 80],
+        ["tcp", "[2001:DB8:0000:0:0:0:0:1]:80", "2001:DB8:0000:0:0:0:0:1", 80],
+        ["tcp4", "127.0.0.1:80", "127.0.0.1", 80],
+        ["tcp4", "localhost:80", "localhost", 80],
+        ["tcp4", ":80", "", 80],
+        ["tcp6", "[::1]:80", "::1", 80],
+        ["tcp6", "localhost:80", "localhost", 80],
+        ["tcp6", ":80", "", 80]
+      ] as const
+    ) {
       it(`${network} ${address}`, () => {
         const parsed = expectRight(Address.parse(network, address, "listen"))
         expect(parsed).toStrictEqual({ _tag: "InetAddress", network, host, port })
@@ -190,30 +194,34 @@ describe("Address", () => {
   })
 
   describe("splitHostPort / joinHostPort", () => {
-    for (const [hostport, host, port] of [
-      ["host:80", "host", "80"],
-      [":80", "", "80"],
-      ["[::1]:80", "::1", "80"],
-      ["[fe80::1%eth0]:http", "fe80::1%eth0", "http"],
-      ["host:", "host", ""],
-      ["[]:", "", ""]
-    ] as const) {
+    for (
+      const [hostport, host, port] of [
+        ["host:80", "host", "80"],
+        [":80", "", "80"],
+        ["[::1]:80", "::1", "80"],
+        ["[fe80::1%eth0]:http", "fe80::1%eth0", "http"],
+        ["host:", "host", ""],
+        ["[]:", "", ""]
+      ] as const
+    ) {
       it(`splits ${hostport}`, () => {
         expect(Address.splitHostPort(hostport)).toStrictEqual(Either.right([host, port]))
       })
     }
 
-    for (const [hostport, reason] of [
-      ["host", "missing port in address"],
-      ["", "missing port in address"],
-      ["::1:80", "too many colons in address"],
-      ["[::1", "missing ']' in address"],
-      ["[::1]", "missing port in address"],
-      ["[::1]x:80", "missing port in address"],
-      ["[::1]:80:80", "too many colons in address"],
-      ["[a[b]:80", "unexpected '[' in address"],
-      ["a]:80", "unexpected ']' in address"]
-    ] as const) {
+    for (
+      const [hostport, reason] of [
+        ["host", "missing port in address"],
+        ["", "missing port in address"],
+        ["::1:80", "too many colons in address"],
+        ["[::1", "missing ']' in address"],
+        ["[::1]", "missing port in address"],
+        ["[::1]x:80", "missing port in address"],
+        ["[::1]:80:80", "too many colons in address"],
+        ["[a[b]:80", "unexpected '[' in address"],
+        ["a]:80", "unexpected ']' in address"]
+      ] as const
+    ) {
       it(`rejects ${JSON.stringify(hostport)}: ${reason}`, () => {
         expect(Address.splitHostPort(hostport)).toStrictEqual(Either.left(reason))
       })
@@ -228,44 +236,46 @@ describe("Address", () => {
   })
 
   describe("ipVersion", () => {
-    for (const [host, version] of [
-      ["127.0.0.1", 4],
-      ["0.0.0.0", 4],
-      ["255.255.255.255", 4],
-      ["256.0.0.1", undefined],
-      ["1.2.3", undefined],
-      ["1.2.3.4.5", undefined],
-      ["01.2.3.4", undefined],
-      ["1.2.3.4 ", undefined],
-      ["+1.2.3.4", undefined],
-      ["1.2.3.-4", undefined],
-      ["::", 6],
-      ["::1", 6],
-      ["1::", 6],
-      ["fe80::1%eth0", 6],
-      ["fe80::1%1", 6],
-      ["::ffff:1.2.3.4", 6],
-      ["64:ff9b::192.0.2.33", 6],
-      ["2001:db8::ff00:42:8329", 6],
-      ["2001:0DB8:0000:0000:0000:FF00:0042:8329", 6],
-      ["1:2:3:4:5:6:7:8", 6],
-      ["1:2:3:4:5:6:7:8:9", undefined],
-      ["1:2:3:4:5:6:7", undefined],
-      ["1:2:3:4:5:6:7::8", undefined],
-      ["1::2::3", undefined],
-      [":::", undefined],
-      [":1::", undefined],
-      ["::1:", undefined],
-      ["12345::", undefined],
-      ["::1.2.3.4:5", undefined],
-      ["1.2.3.4::", undefined],
-      ["::1%", undefined],
-      ["::1%a%b", undefined],
-      ["[::1]", undefined],
-      ["", undefined],
-      ["localhost", undefined],
-      ["example.com", undefined]
-    ] as const) {
+    for (
+      const [host, version] of [
+        ["127.0.0.1", 4],
+        ["0.0.0.0", 4],
+        ["255.255.255.255", 4],
+        ["256.0.0.1", undefined],
+        ["1.2.3", undefined],
+        ["1.2.3.4.5", undefined],
+        ["01.2.3.4", undefined],
+        ["1.2.3.4 ", undefined],
+        ["+1.2.3.4", undefined],
+        ["1.2.3.-4", undefined],
+        ["::", 6],
+        ["::1", 6],
+        ["1::", 6],
+        ["fe80::1%eth0", 6],
+        ["fe80::1%1", 6],
+        ["::ffff:1.2.3.4", 6],
+        ["64:ff9b::192.0.2.33", 6],
+        ["2001:db8::ff00:42:8329", 6],
+        ["2001:0DB8:0000:0000:0000:FF00:0042:8329", 6],
+        ["1:2:3:4:5:6:7:8", 6],
+        ["1:2:3:4:5:6:7:8:9", undefined],
+        ["1:2:3:4:5:6:7", undefined],
+        ["1:2:3:4:5:6:7::8", undefined],
+        ["1::2::3", undefined],
+        [":::", undefined],
+        [":1::", undefined],
+        ["::1:", undefined],
+        ["12345::", undefined],
+        ["::1.2.3.4:5", undefined],
+        ["1.2.3.4::", undefined],
+        ["::1%", undefined],
+        ["::1%a%b", undefined],
+        ["[::1]", undefined],
+        ["", undefined],
+        ["localhost", undefined],
+        ["example.com", undefined]
+      ] as const
+    ) {
       it(`${JSON.stringify(host)} → ${version}`, () => {
         expect(Address.ipVersion(host)).toBe(version)
       })
@@ -292,7 +302,8 @@ describe("Address", () => {
 
   describe("properties", () => {
     const isHostName = (s: string) =>
-      s.length <= 253 && s.split(".").every((l) => /^[A-Za-z0-9_-]{1,63}$/.test(l)) && !/^[0-9]+$/.test(s.split(".").at(-1)!)
+      s.length <= 253 && s.split(".").every((l) => /^[A-Za-z0-9_-]{1,63}$/.test(l)) &&
+      !/^[0-9]+$/.test(s.split(".").at(-1)!)
 
     const zone = FastCheck.stringMatching(/^[A-Za-z0-9._~-]{1,15}$/)
     const port = FastCheck.integer({ min: 0, max: 65535 })
@@ -318,7 +329,11 @@ describe("Address", () => {
     ).chain(({ host, network }) =>
       port.map((p): Address.InetAddress => ({ _tag: "InetAddress", network, host, port: p }))
     )
-    const unix: FastCheck.Arbitrary<Address.UnixAddress> = FastCheck.string({ unit: "binary", minLength: 1, maxLength: 107 })
+    const unix: FastCheck.Arbitrary<Address.UnixAddress> = FastCheck.string({
+      unit: "binary",
+      minLength: 1,
+      maxLength: 107
+    })
       .filter((s) => !s.includes("\u0000") && bytes(s) <= Address.maxUnixPathBytes)
       .map((path) => ({ _tag: "UnixAddress", network: "unix", path }))
     const address: FastCheck.Arbitrary<Address.Address> = FastCheck.oneof(inet, unix)
@@ -349,7 +364,12 @@ describe("Address", () => {
       unit: FastCheck.constantFrom(..."[]:%.0123456789abcdefx -_/@", "\u0000", "é", "\ud800"),
       maxLength: 60
     })
-    const anyText = FastCheck.oneof(tricky, FastCheck.string(), FastCheck.string({ unit: "binary" }), FastCheck.string({ unit: "grapheme", maxLength: 200 }))
+    const anyText = FastCheck.oneof(
+      tricky,
+      FastCheck.string(),
+      FastCheck.string({ unit: "binary" }),
+      FastCheck.string({ unit: "grapheme", maxLength: 200 })
+    )
 
     it.prop("bad input never throws, and anything accepted is stable under format", [network, anyText], ([n, s]) => {
       const result = Address.parse(n, s, "dial")

@@ -181,17 +181,22 @@ describe("MemoryNet", () => {
       { timeout, fastCheck: { numRuns: 100 } }
     )
 
-    it.scoped("reset after k bytes, with the bytes written in one write that is still in flight", () =>
-      Effect.gen(function*() {
-        const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-        const data = new Uint8Array(10_000).map((_, i) => i % 253)
-        const writing = yield* Effect.fork(client.write(data))
-        const drained = yield* drain(server, [100], 1000)
-        expect(drained.data).toEqual(data.subarray(0, 3000))
-        expect(drained.end).toBe("ConnectionReset")
-        expect(tagOf(yield* Fiber.await(writing))).toBe("ConnectionReset")
-      }).pipe(Effect.provide(MemoryNet.layerWith({ readBufferSize: 512, faults: { seed: 7, resetAfterBytes: 3000 } }))),
-      timeout)
+    it.scoped(
+      "reset after k bytes, with the bytes written in one write that is still in flight",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          const data = new Uint8Array(10_000).map((_, i) => i % 253)
+          const writing = yield* Effect.fork(client.write(data))
+          const drained = yield* drain(server, [100], 1000)
+          expect(drained.data).toEqual(data.subarray(0, 3000))
+          expect(drained.end).toBe("ConnectionReset")
+          expect(tagOf(yield* Fiber.await(writing))).toBe("ConnectionReset")
+        }).pipe(
+          Effect.provide(MemoryNet.layerWith({ readBufferSize: 512, faults: { seed: 7, resetAfterBytes: 3000 } }))
+        ),
+      timeout
+    )
 
     it.scoped.prop(
       "short reads: bytes arrive in order and complete, no read returns more than n or more than the cap, and reads do come up short",
@@ -338,73 +343,89 @@ describe("MemoryNet", () => {
   })
 
   describe("deadlines and delays on the TestClock", () => {
-    it.scoped("setReadTimeout(100): a pending read times out only once the clock passes 100 ms", () =>
-      Effect.gen(function*() {
-        const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-        yield* client.setReadTimeout(100)
-        const reading = yield* Effect.fork(client.read(10))
-        yield* flush
-        yield* TestClock.adjust("99 millis")
-        yield* flush
-        expect(yield* isPending(reading)).toBe(true)
-        yield* TestClock.adjust("1 millis")
-        yield* flush
-        const error = failure(yield* settled(reading))
-        expect(error._tag).toBe("Timeout")
-        expect(error.op).toBe("read")
-        expect(error.message).toBe(`read tcp ${client.localAddress}->${client.remoteAddress}: i/o timeout`)
-        // the deadline stays passed until moved; no byte is lost
-        yield* server.write("abc")
-        expect(tagOf(yield* Effect.exit(client.read(10)))).toBe("Timeout")
-        yield* client.setReadTimeout(0)
-        expect(text(yield* client.read(10))).toBe("abc")
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "setReadTimeout(100): a pending read times out only once the clock passes 100 ms",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          yield* client.setReadTimeout(100)
+          const reading = yield* Effect.fork(client.read(10))
+          yield* flush
+          yield* TestClock.adjust("99 millis")
+          yield* flush
+          expect(yield* isPending(reading)).toBe(true)
+          yield* TestClock.adjust("1 millis")
+          yield* flush
+          const error = failure(yield* settled(reading))
+          expect(error._tag).toBe("Timeout")
+          expect(error.op).toBe("read")
+          expect(error.message).toBe(`read tcp ${client.localAddress}->${client.remoteAddress}: i/o timeout`)
+          // the deadline stays passed until moved; no byte is lost
+          yield* server.write("abc")
+          expect(tagOf(yield* Effect.exit(client.read(10)))).toBe("Timeout")
+          yield* client.setReadTimeout(0)
+          expect(text(yield* client.read(10))).toBe("abc")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
-    it.scoped("a deadline set while a read is pending applies to it; moving it moves the timeout", () =>
-      Effect.gen(function*() {
-        const { client } = yield* pair("tcp", "127.0.0.1:0")
-        const reading = yield* Effect.fork(client.read(10))
-        yield* flush
-        yield* client.setReadTimeout(100)
-        yield* TestClock.adjust("50 millis")
-        yield* client.setReadTimeout(100) // now due at 150
-        yield* TestClock.adjust("60 millis")
-        yield* flush
-        expect(yield* isPending(reading)).toBe(true)
-        yield* TestClock.adjust("40 millis")
-        yield* flush
-        expect(tagOf(yield* settled(reading))).toBe("Timeout")
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "a deadline set while a read is pending applies to it; moving it moves the timeout",
+      () =>
+        Effect.gen(function*() {
+          const { client } = yield* pair("tcp", "127.0.0.1:0")
+          const reading = yield* Effect.fork(client.read(10))
+          yield* flush
+          yield* client.setReadTimeout(100)
+          yield* TestClock.adjust("50 millis")
+          yield* client.setReadTimeout(100) // now due at 150
+          yield* TestClock.adjust("60 millis")
+          yield* flush
+          expect(yield* isPending(reading)).toBe(true)
+          yield* TestClock.adjust("40 millis")
+          yield* flush
+          expect(tagOf(yield* settled(reading))).toBe("Timeout")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
-    it.scoped("setReadTimeout(0) clears the deadline: time passes, the read still gets the byte", () =>
-      Effect.gen(function*() {
-        const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-        yield* client.setReadTimeout(100)
-        yield* client.setReadTimeout(0)
-        const reading = yield* Effect.fork(client.read(1))
-        yield* flush
-        yield* TestClock.adjust("10 seconds")
-        yield* flush
-        expect(yield* isPending(reading)).toBe(true)
-        yield* server.write("x")
-        expect(text(yield* Fiber.join(reading))).toBe("x")
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "setReadTimeout(0) clears the deadline: time passes, the read still gets the byte",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          yield* client.setReadTimeout(100)
+          yield* client.setReadTimeout(0)
+          const reading = yield* Effect.fork(client.read(1))
+          yield* flush
+          yield* TestClock.adjust("10 seconds")
+          yield* flush
+          expect(yield* isPending(reading)).toBe(true)
+          yield* server.write("x")
+          expect(text(yield* Fiber.join(reading))).toBe("x")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
-    it.scoped("setWriteTimeout(100): a write stuck on backpressure times out only past 100 ms", () =>
-      Effect.gen(function*() {
-        const { client } = yield* pair("tcp", "127.0.0.1:0")
-        yield* client.setWriteTimeout(100)
-        const writing = yield* Effect.fork(client.write(new Uint8Array(64 * 1024)))
-        yield* flush
-        yield* TestClock.adjust("99 millis")
-        yield* flush
-        expect(yield* isPending(writing)).toBe(true)
-        yield* TestClock.adjust("1 millis")
-        yield* flush
-        const error = failure(yield* settled(writing))
-        expect(error._tag).toBe("Timeout")
-        expect(error.op).toBe("write")
-      }).pipe(Effect.provide(MemoryNet.layerWith({ readBufferSize: 4096 }))), timeout)
+    it.scoped(
+      "setWriteTimeout(100): a write stuck on backpressure times out only past 100 ms",
+      () =>
+        Effect.gen(function*() {
+          const { client } = yield* pair("tcp", "127.0.0.1:0")
+          yield* client.setWriteTimeout(100)
+          const writing = yield* Effect.fork(client.write(new Uint8Array(64 * 1024)))
+          yield* flush
+          yield* TestClock.adjust("99 millis")
+          yield* flush
+          expect(yield* isPending(writing)).toBe(true)
+          yield* TestClock.adjust("1 millis")
+          yield* flush
+          const error = failure(yield* settled(writing))
+          expect(error._tag).toBe("Timeout")
+          expect(error.op).toBe("write")
+        }).pipe(Effect.provide(MemoryNet.layerWith({ readBufferSize: 4096 }))),
+      timeout
+    )
 
     it.scoped("a delivery delay delivers only when the TestClock advances", () =>
       Effect.gen(function*() {
@@ -455,18 +476,22 @@ describe("MemoryNet", () => {
         expect((yield* client.read(0)).length).toBe(0)
       }).pipe(Effect.provide(MemoryNet.layer)), timeout)
 
-    it.scoped("setReadTimeout / setWriteTimeout with negative, NaN or infinite ms → InvalidArgument", () =>
-      Effect.gen(function*() {
-        const { client } = yield* pair("tcp", "127.0.0.1:0")
-        for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
-          const read = failure(yield* Effect.exit(client.setReadTimeout(ms)))
-          expect(read._tag, String(ms)).toBe("InvalidArgument")
-          expect(read.op).toBe("set_read_timeout")
-          const write = failure(yield* Effect.exit(client.setWriteTimeout(ms)))
-          expect(write._tag, String(ms)).toBe("InvalidArgument")
-          expect(write.op).toBe("set_write_timeout")
-        }
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "setReadTimeout / setWriteTimeout with negative, NaN or infinite ms → InvalidArgument",
+      () =>
+        Effect.gen(function*() {
+          const { client } = yield* pair("tcp", "127.0.0.1:0")
+          for (const ms of [-1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+            const read = failure(yield* Effect.exit(client.setReadTimeout(ms)))
+            expect(read._tag, String(ms)).toBe("InvalidArgument")
+            expect(read.op).toBe("set_read_timeout")
+            const write = failure(yield* Effect.exit(client.setWriteTimeout(ms)))
+            expect(write._tag, String(ms)).toBe("InvalidArgument")
+            expect(write.op).toBe("set_write_timeout")
+          }
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
     const badAddresses: ReadonlyArray<readonly [network: string, address: string]> = [
       ["tcp", "::1:80"],
@@ -480,59 +505,71 @@ describe("MemoryNet", () => {
       ["unix", "/tmp/" + "x".repeat(200)]
     ]
 
-    it.scoped("C10 malformed addresses and unknown networks → AddressError, for dial and for listen", () =>
-      Effect.gen(function*() {
-        for (const [network, address] of badAddresses) {
-          const dialed = failure(yield* Effect.exit(Net.dial(network, address)))
-          expect(dialed._tag, `dial ${network} ${address}`).toBe("AddressError")
-          expect(dialed.op).toBe("dial")
-          expect(dialed.network).toBe(network)
-          const listened = failure(yield* Effect.exit(Net.listen(network, address)))
-          expect(listened._tag, `listen ${network} ${address}`).toBe("AddressError")
-          expect(listened.op).toBe("listen")
-        }
-        expect(failure(yield* Effect.exit(Net.dial("tcp", "::1:80"))).message)
-          .toBe("dial tcp: address ::1:80: too many colons in address")
-        expect(failure(yield* Effect.exit(Net.listen("tcpx", "127.0.0.1:80"))).message)
-          .toBe("listen tcpx: unknown network tcpx")
-      }).pipe(Effect.provide(MemoryNet.layerWith({ hosts: { "example.com": ["10.0.0.1"] } }))), timeout)
+    it.scoped(
+      "C10 malformed addresses and unknown networks → AddressError, for dial and for listen",
+      () =>
+        Effect.gen(function*() {
+          for (const [network, address] of badAddresses) {
+            const dialed = failure(yield* Effect.exit(Net.dial(network, address)))
+            expect(dialed._tag, `dial ${network} ${address}`).toBe("AddressError")
+            expect(dialed.op).toBe("dial")
+            expect(dialed.network).toBe(network)
+            const listened = failure(yield* Effect.exit(Net.listen(network, address)))
+            expect(listened._tag, `listen ${network} ${address}`).toBe("AddressError")
+            expect(listened.op).toBe("listen")
+          }
+          expect(failure(yield* Effect.exit(Net.dial("tcp", "::1:80"))).message)
+            .toBe("dial tcp: address ::1:80: too many colons in address")
+          expect(failure(yield* Effect.exit(Net.listen("tcpx", "127.0.0.1:80"))).message)
+            .toBe("listen tcpx: unknown network tcpx")
+        }).pipe(Effect.provide(MemoryNet.layerWith({ hosts: { "example.com": ["10.0.0.1"] } }))),
+      timeout
+    )
 
-    it.scoped("write of something that is neither a Uint8Array nor a string → InvalidArgument", () =>
-      Effect.gen(function*() {
-        const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-        for (const bad of [42, null, undefined, { length: 3 }, [1, 2, 3], new ArrayBuffer(4), new Uint16Array(2)]) {
-          let exit: Exit.Exit<number, NetError.NetError> | undefined
-          expect(() => {
-            exit = Effect.runSyncExit(client.write(bad as any))
-          }).not.toThrow()
-          const error = failure(exit!)
-          expect(error._tag).toBe("InvalidArgument")
-          expect(error.op).toBe("write")
-        }
-        // nothing was sent; the connection still works
-        yield* client.write("ok")
-        yield* client.closeWrite
-        expect(text((yield* drain(server, [100], 10)).data)).toBe("ok")
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "write of something that is neither a Uint8Array nor a string → InvalidArgument",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          for (const bad of [42, null, undefined, { length: 3 }, [1, 2, 3], new ArrayBuffer(4), new Uint16Array(2)]) {
+            let exit: Exit.Exit<number, NetError.NetError> | undefined
+            expect(() => {
+              exit = Effect.runSyncExit(client.write(bad as any))
+            }).not.toThrow()
+            const error = failure(exit!)
+            expect(error._tag).toBe("InvalidArgument")
+            expect(error.op).toBe("write")
+          }
+          // nothing was sent; the connection still works
+          yield* client.write("ok")
+          yield* client.closeWrite
+          expect(text((yield* drain(server, [100], 10)).data)).toBe("ok")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
-    it.scoped("Net.serve with concurrency 0, -1, 1.5 or NaN → InvalidArgument, and nothing is served", () =>
-      Effect.gen(function*() {
-        const listener = yield* Net.listen("tcp", "127.0.0.1:0")
-        let handled = 0
-        for (const concurrency of [0, -1, 1.5, Number.NaN]) {
-          const error = failure(
-            yield* Effect.exit(Net.serve(listener, () => Effect.sync(() => handled++), { concurrency }))
-          )
-          expect(error._tag, String(concurrency)).toBe("InvalidArgument")
-          expect(error.message).toContain("concurrency")
-        }
-        yield* Net.dial("tcp", listener.address)
-        yield* flush
-        expect(handled).toBe(0)
-        // the listener is untouched: the connection is still there to accept
-        const server = yield* listener.accept
-        expect(server.localAddress).toBe(listener.address)
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "Net.serve with concurrency 0, -1, 1.5 or NaN → InvalidArgument, and nothing is served",
+      () =>
+        Effect.gen(function*() {
+          const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+          let handled = 0
+          for (const concurrency of [0, -1, 1.5, Number.NaN]) {
+            const error = failure(
+              yield* Effect.exit(Net.serve(listener, () => Effect.sync(() => handled++), { concurrency }))
+            )
+            expect(error._tag, String(concurrency)).toBe("InvalidArgument")
+            expect(error.message).toContain("concurrency")
+          }
+          yield* Net.dial("tcp", listener.address)
+          yield* flush
+          expect(handled).toBe(0)
+          // the listener is untouched: the connection is still there to accept
+          const server = yield* listener.accept
+          expect(server.localAddress).toBe(listener.address)
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
     it.scoped("bad readBufferSize or backlog options → InvalidArgument", () =>
       Effect.gen(function*() {
@@ -549,138 +586,158 @@ describe("MemoryNet", () => {
   })
 
   describe("backpressure", () => {
-    it.scoped("a writer to a peer that never reads suspends after about readBufferSize bytes", () =>
-      Effect.gen(function*() {
-        const bufferSize = 4096
-        const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-        let completed = 0
-        const chunk = new Uint8Array(1024)
-        const writing = yield* Effect.fork(Effect.gen(function*() {
-          for (let i = 0; i < 1024; i++) { // 1 MiB at most
-            completed += yield* client.write(chunk)
-          }
-        }))
-        for (let i = 0; i < 5; i++) yield* flush
-        expect(yield* isPending(writing)).toBe(true)
-        expect(completed).toBeGreaterThan(0)
-        expect(completed).toBeLessThanOrEqual(4 * bufferSize)
-        const stalledAt = completed
-        for (let i = 0; i < 5; i++) yield* flush
-        expect(completed).toBe(stalledAt)
+    it.scoped(
+      "a writer to a peer that never reads suspends after about readBufferSize bytes",
+      () =>
+        Effect.gen(function*() {
+          const bufferSize = 4096
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          let completed = 0
+          const chunk = new Uint8Array(1024)
+          const writing = yield* Effect.fork(Effect.gen(function*() {
+            for (let i = 0; i < 1024; i++) { // 1 MiB at most
+              completed += yield* client.write(chunk)
+            }
+          }))
+          for (let i = 0; i < 5; i++) yield* flush
+          expect(yield* isPending(writing)).toBe(true)
+          expect(completed).toBeGreaterThan(0)
+          expect(completed).toBeLessThanOrEqual(4 * bufferSize)
+          const stalledAt = completed
+          for (let i = 0; i < 5; i++) yield* flush
+          expect(completed).toBe(stalledAt)
 
-        // the reader never gets more than the buffer holds, and reading lets the writer go on
-        const got = yield* server.read(1024 * 1024)
-        expect(got.length).toBeGreaterThan(0)
-        expect(got.length).toBeLessThanOrEqual(2 * bufferSize)
-        yield* eventually(() => completed > stalledAt)
-        expect(completed).toBeGreaterThan(stalledAt)
-        expect(completed).toBeLessThanOrEqual(stalledAt + got.length + 4 * bufferSize)
-        yield* Fiber.interrupt(writing)
-      }).pipe(Effect.provide(MemoryNet.layerWith({ readBufferSize: 4096 }))), timeout)
-
-    it.scoped("one large write to a silent peer stays pending; the bytes are delivered as the peer reads", () =>
-      Effect.gen(function*() {
-        const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-        const data = new Uint8Array(256 * 1024).map((_, i) => (i * 7) % 256)
-        const writing = yield* Effect.fork(client.write(data))
-        for (let i = 0; i < 5; i++) yield* flush
-        expect(yield* isPending(writing)).toBe(true)
-        const received: Array<Uint8Array> = []
-        let total = 0
-        for (let i = 0; i < 1000 && total < data.length; i++) {
+          // the reader never gets more than the buffer holds, and reading lets the writer go on
           const got = yield* server.read(1024 * 1024)
-          expect(got.length).toBeLessThanOrEqual(2 * 4096)
-          received.push(got)
-          total += got.length
-        }
-        expect(concat(received)).toEqual(data)
-        expect(yield* Fiber.join(writing)).toBe(data.length)
-      }).pipe(Effect.provide(MemoryNet.layerWith({ readBufferSize: 4096 }))), timeout)
+          expect(got.length).toBeGreaterThan(0)
+          expect(got.length).toBeLessThanOrEqual(2 * bufferSize)
+          yield* eventually(() => completed > stalledAt)
+          expect(completed).toBeGreaterThan(stalledAt)
+          expect(completed).toBeLessThanOrEqual(stalledAt + got.length + 4 * bufferSize)
+          yield* Fiber.interrupt(writing)
+        }).pipe(Effect.provide(MemoryNet.layerWith({ readBufferSize: 4096 }))),
+      timeout
+    )
+
+    it.scoped(
+      "one large write to a silent peer stays pending; the bytes are delivered as the peer reads",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          const data = new Uint8Array(256 * 1024).map((_, i) => (i * 7) % 256)
+          const writing = yield* Effect.fork(client.write(data))
+          for (let i = 0; i < 5; i++) yield* flush
+          expect(yield* isPending(writing)).toBe(true)
+          const received: Array<Uint8Array> = []
+          let total = 0
+          for (let i = 0; i < 1000 && total < data.length; i++) {
+            const got = yield* server.read(1024 * 1024)
+            expect(got.length).toBeLessThanOrEqual(2 * 4096)
+            received.push(got)
+            total += got.length
+          }
+          expect(concat(received)).toEqual(data)
+          expect(yield* Fiber.join(writing)).toBe(data.length)
+        }).pipe(Effect.provide(MemoryNet.layerWith({ readBufferSize: 4096 }))),
+      timeout
+    )
   })
 
   describe("addresses", () => {
-    it.scoped("listening twice on one tcp address → AddressInUse; after close, listening again works", () =>
-      Effect.gen(function*() {
-        const scope = yield* Scope.make()
-        const first = yield* Scope.extend(Net.listen("tcp", "127.0.0.1:5000"), scope)
-        expect(first.address).toBe("127.0.0.1:5000")
-        const again = failure(yield* Effect.exit(Net.listen("tcp", "127.0.0.1:5000")))
-        expect(again._tag).toBe("AddressInUse")
-        expect(again.op).toBe("listen")
-        expect(again.message).toBe("listen tcp 127.0.0.1:5000: bind: address already in use")
-        // the wildcard host conflicts both ways
-        expect(tagOf(yield* Effect.exit(Net.listen("tcp", ":5000")))).toBe("AddressInUse")
-        expect(tagOf(yield* Effect.exit(Net.listen("tcp", "0.0.0.0:5000")))).toBe("AddressInUse")
-        // the failed listens did not disturb the first one
-        const client = yield* Net.dial("tcp", "127.0.0.1:5000")
-        const server = yield* first.accept
-        yield* client.write("hi")
-        expect(text(yield* server.read(2))).toBe("hi")
+    it.scoped(
+      "listening twice on one tcp address → AddressInUse; after close, listening again works",
+      () =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const first = yield* Scope.extend(Net.listen("tcp", "127.0.0.1:5000"), scope)
+          expect(first.address).toBe("127.0.0.1:5000")
+          const again = failure(yield* Effect.exit(Net.listen("tcp", "127.0.0.1:5000")))
+          expect(again._tag).toBe("AddressInUse")
+          expect(again.op).toBe("listen")
+          expect(again.message).toBe("listen tcp 127.0.0.1:5000: bind: address already in use")
+          // the wildcard host conflicts both ways
+          expect(tagOf(yield* Effect.exit(Net.listen("tcp", ":5000")))).toBe("AddressInUse")
+          expect(tagOf(yield* Effect.exit(Net.listen("tcp", "0.0.0.0:5000")))).toBe("AddressInUse")
+          // the failed listens did not disturb the first one
+          const client = yield* Net.dial("tcp", "127.0.0.1:5000")
+          const server = yield* first.accept
+          yield* client.write("hi")
+          expect(text(yield* server.read(2))).toBe("hi")
 
-        yield* Scope.close(scope, Exit.void)
-        const second = yield* Net.listen("tcp", "127.0.0.1:5000")
-        expect(second.address).toBe("127.0.0.1:5000")
-        // closed directly (not through the Scope) frees it too
-        yield* second.close
-        const wildcard = yield* Net.listen("tcp", ":5000")
-        expect(tagOf(yield* Effect.exit(Net.listen("tcp", "127.0.0.1:5000")))).toBe("AddressInUse")
-        yield* wildcard.close
-        yield* Net.listen("tcp", "127.0.0.1:5000")
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+          yield* Scope.close(scope, Exit.void)
+          const second = yield* Net.listen("tcp", "127.0.0.1:5000")
+          expect(second.address).toBe("127.0.0.1:5000")
+          // closed directly (not through the Scope) frees it too
+          yield* second.close
+          const wildcard = yield* Net.listen("tcp", ":5000")
+          expect(tagOf(yield* Effect.exit(Net.listen("tcp", "127.0.0.1:5000")))).toBe("AddressInUse")
+          yield* wildcard.close
+          yield* Net.listen("tcp", "127.0.0.1:5000")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
-    it.scoped("listening twice on one unix path → AddressInUse; after close, listening again works", () =>
-      Effect.gen(function*() {
-        const path = "/tmp/vvnet-test.sock"
-        const first = yield* Net.listen("unix", path)
-        expect(first.address).toBe(path)
-        const again = failure(yield* Effect.exit(Net.listen("unix", path)))
-        expect(again._tag).toBe("AddressInUse")
-        expect(again.message).toBe(`listen unix ${path}: bind: address already in use`)
-        yield* first.close
-        yield* first.close
-        const second = yield* Net.listen("unix", path)
-        const client = yield* Net.dial("unix", path)
-        const server = yield* second.accept
-        yield* server.write("u")
-        expect(text(yield* client.read(1))).toBe("u")
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "listening twice on one unix path → AddressInUse; after close, listening again works",
+      () =>
+        Effect.gen(function*() {
+          const path = "/tmp/vvnet-test.sock"
+          const first = yield* Net.listen("unix", path)
+          expect(first.address).toBe(path)
+          const again = failure(yield* Effect.exit(Net.listen("unix", path)))
+          expect(again._tag).toBe("AddressInUse")
+          expect(again.message).toBe(`listen unix ${path}: bind: address already in use`)
+          yield* first.close
+          yield* first.close
+          const second = yield* Net.listen("unix", path)
+          const client = yield* Net.dial("unix", path)
+          const server = yield* second.accept
+          yield* server.write("u")
+          expect(text(yield* client.read(1))).toBe("u")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
-    it.scoped("port 0: the listener reports a real, distinct, non-zero port, and dialing it works", () =>
-      Effect.gen(function*() {
-        const a = yield* Net.listen("tcp", "127.0.0.1:0")
-        const b = yield* Net.listen("tcp", "127.0.0.1:0")
-        const all = yield* Net.listen("tcp", ":0")
-        const v6 = yield* Net.listen("tcp", "[::1]:0")
-        const ports = [a, b, all, v6].map((l) => {
-          const m = /:(\d+)$/.exec(l.address)
-          expect(m, l.address).not.toBeNull()
-          return Number(m![1])
-        })
-        for (const port of ports) {
-          expect(port).toBeGreaterThan(0)
-          expect(port).toBeLessThanOrEqual(65535)
-        }
-        expect(new Set(ports).size).toBe(4)
-        expect(a.address).toMatch(/^127\.0\.0\.1:\d+$/)
-        expect(all.address).toMatch(/^:\d+$/)
-        expect(v6.address).toMatch(/^\[::1\]:\d+$/)
+    it.scoped(
+      "port 0: the listener reports a real, distinct, non-zero port, and dialing it works",
+      () =>
+        Effect.gen(function*() {
+          const a = yield* Net.listen("tcp", "127.0.0.1:0")
+          const b = yield* Net.listen("tcp", "127.0.0.1:0")
+          const all = yield* Net.listen("tcp", ":0")
+          const v6 = yield* Net.listen("tcp", "[::1]:0")
+          const ports = [a, b, all, v6].map((l) => {
+            const m = /:(\d+)$/.exec(l.address)
+            expect(m, l.address).not.toBeNull()
+            return Number(m![1])
+          })
+          for (const port of ports) {
+            expect(port).toBeGreaterThan(0)
+            expect(port).toBeLessThanOrEqual(65535)
+          }
+          expect(new Set(ports).size).toBe(4)
+          expect(a.address).toMatch(/^127\.0\.0\.1:\d+$/)
+          expect(all.address).toMatch(/^:\d+$/)
+          expect(v6.address).toMatch(/^\[::1\]:\d+$/)
 
-        const client = yield* Net.dial("tcp", a.address)
-        const server = yield* a.accept
-        expect(client.remoteAddress).toBe(a.address)
-        expect(server.localAddress).toBe(a.address)
-        expect(server.remoteAddress).toBe(client.localAddress)
-        expect(client.localAddress).toMatch(/^127\.0\.0\.1:[1-9]\d*$/)
+          const client = yield* Net.dial("tcp", a.address)
+          const server = yield* a.accept
+          expect(client.remoteAddress).toBe(a.address)
+          expect(server.localAddress).toBe(a.address)
+          expect(server.remoteAddress).toBe(client.localAddress)
+          expect(client.localAddress).toMatch(/^127\.0\.0\.1:[1-9]\d*$/)
 
-        const viaLoopback = yield* Net.dial("tcp", `127.0.0.1:${ports[2]}`)
-        const accepted = yield* all.accept
-        yield* viaLoopback.write("w")
-        expect(text(yield* accepted.read(1))).toBe("w")
+          const viaLoopback = yield* Net.dial("tcp", `127.0.0.1:${ports[2]}`)
+          const accepted = yield* all.accept
+          yield* viaLoopback.write("w")
+          expect(text(yield* accepted.read(1))).toBe("w")
 
-        const viaV6 = yield* Net.dial("tcp6", v6.address)
-        yield* v6.accept
-        expect(viaV6.remoteAddress).toBe(v6.address)
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+          const viaV6 = yield* Net.dial("tcp6", v6.address)
+          yield* v6.accept
+          expect(viaV6.remoteAddress).toBe(v6.address)
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
     it.scoped("names from the hosts option resolve; unknown names → DnsError", () =>
       Effect.gen(function*() {
@@ -706,18 +763,22 @@ describe("MemoryNet", () => {
         expect(listenUnknown.message).toBe("listen tcp: lookup nope.internal: no such host")
       }).pipe(Effect.provide(MemoryNet.layerWith({ hosts: { "db.internal": ["10.1.2.3"] } }))), timeout)
 
-    it.scoped("dialing a closed or never-bound address → ConnectionRefused; a missing unix path → an error value", () =>
-      Effect.gen(function*() {
-        const scope = yield* Scope.make()
-        const listener = yield* Scope.extend(Net.listen("tcp", "127.0.0.1:0"), scope)
-        yield* Scope.close(scope, Exit.void)
-        const refused = failure(yield* Effect.exit(Net.dial("tcp", listener.address)))
-        expect(refused._tag).toBe("ConnectionRefused")
-        expect(refused.message).toBe(`dial tcp ${listener.address}: connect: connection refused`)
-        expect(tagOf(yield* Effect.exit(Net.dial("tcp", "127.0.0.1:1")))).toBe("ConnectionRefused")
-        const missing = yield* Effect.exit(Net.dial("unix", "/nowhere/x.sock"))
-        expect(Exit.isFailure(missing) && missing.cause._tag === "Fail").toBe(true)
-      }).pipe(Effect.provide(MemoryNet.layer)), timeout)
+    it.scoped(
+      "dialing a closed or never-bound address → ConnectionRefused; a missing unix path → an error value",
+      () =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const listener = yield* Scope.extend(Net.listen("tcp", "127.0.0.1:0"), scope)
+          yield* Scope.close(scope, Exit.void)
+          const refused = failure(yield* Effect.exit(Net.dial("tcp", listener.address)))
+          expect(refused._tag).toBe("ConnectionRefused")
+          expect(refused.message).toBe(`dial tcp ${listener.address}: connect: connection refused`)
+          expect(tagOf(yield* Effect.exit(Net.dial("tcp", "127.0.0.1:1")))).toBe("ConnectionRefused")
+          const missing = yield* Effect.exit(Net.dial("unix", "/nowhere/x.sock"))
+          expect(Exit.isFailure(missing) && missing.cause._tag === "Fail").toBe(true)
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
 
     it.scoped("each MemoryNet layer is its own namespace", () =>
       Effect.gen(function*() {

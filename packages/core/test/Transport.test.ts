@@ -143,22 +143,29 @@ const captureLogs = () => {
 }
 
 describe("Transport.makeConn", () => {
-  it.effect("only one close reaches the transport, however many closes run, also concurrently", () =>
-    Effect.gen(function*() {
-      const { calls, conn } = makeFakeConn()
-      yield* conn.close
-      yield* conn.close
-      yield* Effect.all(Array.from({ length: 20 }, () => conn.close), { concurrency: "unbounded", discard: true })
-      expect(calls.closes).toEqual([false])
+  it.effect(
+    "only one close reaches the transport, however many closes run, also concurrently",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn } = makeFakeConn()
+        yield* conn.close
+        yield* conn.close
+        yield* Effect.all(Array.from({ length: 20 }, () => conn.close), { concurrency: "unbounded", discard: true })
+        expect(calls.closes).toEqual([false])
 
-      const other = makeFakeConn()
-      yield* Effect.all(Array.from({ length: 20 }, () => other.conn.close), { concurrency: "unbounded", discard: true })
-      yield* Conn.abort(other.conn)
-      expect(other.calls.closes).toEqual([false])
-      expect(tagOf(yield* Effect.exit(other.conn.read(1)))).toBe("Closed")
-      expect(tagOf(yield* Effect.exit(other.conn.write("x")))).toBe("Closed")
-      expect(other.calls.writes).toHaveLength(0)
-    }), timeout)
+        const other = makeFakeConn()
+        yield* Effect.all(Array.from({ length: 20 }, () => other.conn.close), {
+          concurrency: "unbounded",
+          discard: true
+        })
+        yield* Conn.abort(other.conn)
+        expect(other.calls.closes).toEqual([false])
+        expect(tagOf(yield* Effect.exit(other.conn.read(1)))).toBe("Closed")
+        expect(tagOf(yield* Effect.exit(other.conn.write("x")))).toBe("Closed")
+        expect(other.calls.writes).toHaveLength(0)
+      }),
+    timeout
+  )
 
   it.effect("Conn.abort closes with abort = true, once", () =>
     Effect.gen(function*() {
@@ -182,46 +189,54 @@ describe("Transport.makeConn", () => {
       expect(calls.closes).toEqual([false])
     }), timeout)
 
-  it.effect("pause() when pushed bytes reach readBufferSize; resume() once reads drain to half", () =>
-    Effect.gen(function*() {
-      const { calls, conn, inbound } = makeFakeConn({ readBufferSize: 100 })
-      expect(inbound.push(new Uint8Array(60))).toBe(true)
-      expect(calls.pauses).toBe(0)
-      expect(inbound.push(new Uint8Array(40))).toBe(false) // 100 buffered: at the mark
-      expect(calls.pauses).toBe(1)
-      expect(inbound.push(new Uint8Array(10))).toBe(false) // 110: still paused, not paused twice
-      expect(calls.pauses).toBe(1)
-      expect(calls.resumes).toBe(0)
+  it.effect(
+    "pause() when pushed bytes reach readBufferSize; resume() once reads drain to half",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn, inbound } = makeFakeConn({ readBufferSize: 100 })
+        expect(inbound.push(new Uint8Array(60))).toBe(true)
+        expect(calls.pauses).toBe(0)
+        expect(inbound.push(new Uint8Array(40))).toBe(false) // 100 buffered: at the mark
+        expect(calls.pauses).toBe(1)
+        expect(inbound.push(new Uint8Array(10))).toBe(false) // 110: still paused, not paused twice
+        expect(calls.pauses).toBe(1)
+        expect(calls.resumes).toBe(0)
 
-      expect((yield* conn.read(59)).length).toBe(59) // 51 left: above half
-      expect(calls.resumes).toBe(0)
-      expect((yield* conn.read(2)).length).toBe(2) // 49 left: below half
-      expect(calls.resumes).toBe(1)
-      expect((yield* conn.read(10)).length).toBe(10)
-      expect(calls.resumes).toBe(1) // not resumed twice
+        expect((yield* conn.read(59)).length).toBe(59) // 51 left: above half
+        expect(calls.resumes).toBe(0)
+        expect((yield* conn.read(2)).length).toBe(2) // 49 left: below half
+        expect(calls.resumes).toBe(1)
+        expect((yield* conn.read(10)).length).toBe(10)
+        expect(calls.resumes).toBe(1) // not resumed twice
 
-      // and again
-      expect(inbound.push(new Uint8Array(200))).toBe(false)
-      expect(calls.pauses).toBe(2)
-      let drained = 0
-      for (let i = 0; i < 100 && drained < 239; i++) drained += (yield* conn.read(1000)).length
-      expect(drained).toBe(239)
-      expect(calls.resumes).toBe(2)
-    }), timeout)
+        // and again
+        expect(inbound.push(new Uint8Array(200))).toBe(false)
+        expect(calls.pauses).toBe(2)
+        let drained = 0
+        for (let i = 0; i < 100 && drained < 239; i++) drained += (yield* conn.read(1000)).length
+        expect(drained).toBe(239)
+        expect(calls.resumes).toBe(2)
+      }),
+    timeout
+  )
 
-  it.effect("read(n) returns at most n, keeps the rest, joins chunks, and EOF is an empty array", () =>
-    Effect.gen(function*() {
-      const { conn, inbound } = makeFakeConn()
-      inbound.push(bytes("AAAAABBB"))
-      inbound.push(bytes("BBCC"))
-      inbound.push(bytes("CCC"))
-      expect(text(yield* conn.read(5))).toBe("AAAAA")
-      expect(text(yield* conn.read(5))).toBe("BBBBB")
-      expect(text(yield* conn.read(100))).toBe("CCCCC")
-      inbound.end()
-      expect((yield* conn.read(10)).length).toBe(0)
-      expect((yield* conn.read(10)).length).toBe(0)
-    }), timeout)
+  it.effect(
+    "read(n) returns at most n, keeps the rest, joins chunks, and EOF is an empty array",
+    () =>
+      Effect.gen(function*() {
+        const { conn, inbound } = makeFakeConn()
+        inbound.push(bytes("AAAAABBB"))
+        inbound.push(bytes("BBCC"))
+        inbound.push(bytes("CCC"))
+        expect(text(yield* conn.read(5))).toBe("AAAAA")
+        expect(text(yield* conn.read(5))).toBe("BBBBB")
+        expect(text(yield* conn.read(100))).toBe("CCCCC")
+        inbound.end()
+        expect((yield* conn.read(10)).length).toBe(0)
+        expect((yield* conn.read(10)).length).toBe(0)
+      }),
+    timeout
+  )
 
   it.effect("a write whose transport returns true resolves without waiting for done", () =>
     Effect.gen(function*() {
@@ -235,25 +250,29 @@ describe("Transport.makeConn", () => {
       expect(yield* conn.write("x")).toBe(1)
     }), timeout)
 
-  it.effect("a write whose transport returns false waits for done(); done(error) fails it with the mapped error", () =>
-    Effect.gen(function*() {
-      const { calls, conn } = makeFakeConn()
-      const writing = yield* Effect.fork(conn.write("abc"))
-      yield* flush
-      expect(yield* isPending(writing)).toBe(true)
-      calls.writes[0]!.done()
-      expect(yield* Fiber.join(writing)).toBe(3)
+  it.effect(
+    "a write whose transport returns false waits for done(); done(error) fails it with the mapped error",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn } = makeFakeConn()
+        const writing = yield* Effect.fork(conn.write("abc"))
+        yield* flush
+        expect(yield* isPending(writing)).toBe(true)
+        calls.writes[0]!.done()
+        expect(yield* Fiber.join(writing)).toBe(3)
 
-      const failing = yield* Effect.fork(conn.write("def"))
-      yield* flush
-      calls.writes[1]!.done({ code: "EPIPE", syscall: "write" })
-      const error = failure(yield* Fiber.await(failing))
-      expect(error._tag).toBe("BrokenPipe")
-      expect(error.message).toBe("write tcp 127.0.0.1:5000->127.0.0.1:8080: write: broken pipe")
-      // sticky: later writes fail the same way without reaching the transport
-      expect(tagOf(yield* Effect.exit(conn.write("ghi")))).toBe("BrokenPipe")
-      expect(calls.writes).toHaveLength(2)
-    }), timeout)
+        const failing = yield* Effect.fork(conn.write("def"))
+        yield* flush
+        calls.writes[1]!.done({ code: "EPIPE", syscall: "write" })
+        const error = failure(yield* Fiber.await(failing))
+        expect(error._tag).toBe("BrokenPipe")
+        expect(error.message).toBe("write tcp 127.0.0.1:5000->127.0.0.1:8080: write: broken pipe")
+        // sticky: later writes fail the same way without reaching the transport
+        expect(tagOf(yield* Effect.exit(conn.write("ghi")))).toBe("BrokenPipe")
+        expect(calls.writes).toHaveLength(2)
+      }),
+    timeout
+  )
 
   it.effect("a pending write is failed with Closed by close", () =>
     Effect.gen(function*() {
@@ -312,48 +331,56 @@ describe("Transport.makeConn", () => {
       yield* conn.close
     }), timeout)
 
-  it.effect("inbound.fail(ECONNRESET) after bytes: reads return those bytes first, then ConnectionReset; writes fail with ConnectionReset", () =>
-    Effect.gen(function*() {
-      const { calls, conn, inbound } = makeFakeConn()
-      const pendingWrite = yield* Effect.fork(conn.write("in flight"))
-      yield* flush
-      inbound.push(bytes("hello"))
-      inbound.push(bytes("world"))
-      inbound.fail({ code: "ECONNRESET", syscall: "read" })
-      // ignored after the failure
-      inbound.push(bytes("ignored"))
-      inbound.end()
+  it.effect(
+    "inbound.fail(ECONNRESET) after bytes: reads return those bytes first, then ConnectionReset; writes fail with ConnectionReset",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn, inbound } = makeFakeConn()
+        const pendingWrite = yield* Effect.fork(conn.write("in flight"))
+        yield* flush
+        inbound.push(bytes("hello"))
+        inbound.push(bytes("world"))
+        inbound.fail({ code: "ECONNRESET", syscall: "read" })
+        // ignored after the failure
+        inbound.push(bytes("ignored"))
+        inbound.end()
 
-      expect(tagOf(yield* Fiber.await(pendingWrite))).toBe("ConnectionReset")
-      expect(text(yield* conn.read(3))).toBe("hel")
-      expect(text(yield* conn.read(100))).toBe("loworld")
-      const reset = failure(yield* Effect.exit(conn.read(100)))
-      expect(reset._tag).toBe("ConnectionReset")
-      expect(reset.code).toBe("ECONNRESET")
-      expect(reset.message).toBe("read tcp 127.0.0.1:5000->127.0.0.1:8080: read: connection reset by peer")
-      expect(tagOf(yield* Effect.exit(conn.read(100)))).toBe("ConnectionReset")
-      expect(tagOf(yield* Effect.exit(conn.write("x")))).toBe("ConnectionReset")
-      expect(calls.writes).toHaveLength(1)
-      // closing after a reset is quiet and reaches the transport once
-      yield* conn.close
-      yield* conn.close
-      expect(calls.closes).toEqual([false])
-    }), timeout)
+        expect(tagOf(yield* Fiber.await(pendingWrite))).toBe("ConnectionReset")
+        expect(text(yield* conn.read(3))).toBe("hel")
+        expect(text(yield* conn.read(100))).toBe("loworld")
+        const reset = failure(yield* Effect.exit(conn.read(100)))
+        expect(reset._tag).toBe("ConnectionReset")
+        expect(reset.code).toBe("ECONNRESET")
+        expect(reset.message).toBe("read tcp 127.0.0.1:5000->127.0.0.1:8080: read: connection reset by peer")
+        expect(tagOf(yield* Effect.exit(conn.read(100)))).toBe("ConnectionReset")
+        expect(tagOf(yield* Effect.exit(conn.write("x")))).toBe("ConnectionReset")
+        expect(calls.writes).toHaveLength(1)
+        // closing after a reset is quiet and reaches the transport once
+        yield* conn.close
+        yield* conn.close
+        expect(calls.closes).toEqual([false])
+      }),
+    timeout
+  )
 
-  it.effect("closeWrite reaches the transport once; later writes fail with BrokenPipe; reading goes on", () =>
-    Effect.gen(function*() {
-      const { calls, conn, inbound } = makeFakeConn()
-      const closing = yield* Effect.fork(conn.closeWrite)
-      yield* flush
-      expect(calls.closeWrites).toHaveLength(1)
-      calls.closeWrites[0]!()
-      yield* Fiber.join(closing)
-      yield* conn.closeWrite
-      expect(calls.closeWrites).toHaveLength(1)
-      expect(tagOf(yield* Effect.exit(conn.write("x")))).toBe("BrokenPipe")
-      inbound.push(bytes("reply"))
-      expect(text(yield* conn.read(10))).toBe("reply")
-    }), timeout)
+  it.effect(
+    "closeWrite reaches the transport once; later writes fail with BrokenPipe; reading goes on",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn, inbound } = makeFakeConn()
+        const closing = yield* Effect.fork(conn.closeWrite)
+        yield* flush
+        expect(calls.closeWrites).toHaveLength(1)
+        calls.closeWrites[0]!()
+        yield* Fiber.join(closing)
+        yield* conn.closeWrite
+        expect(calls.closeWrites).toHaveLength(1)
+        expect(tagOf(yield* Effect.exit(conn.write("x")))).toBe("BrokenPipe")
+        inbound.push(bytes("reply"))
+        expect(text(yield* conn.read(10))).toBe("reply")
+      }),
+    timeout
+  )
 })
 
 describe("Transport.makeListener", () => {
@@ -388,23 +415,27 @@ describe("Transport.makeListener", () => {
       expect(fake.calls.closes).toEqual([false])
     }), timeout)
 
-  it.scoped("listener close closes queued connections, fails later accepts with Closed; transport closed once", () =>
-    Effect.gen(function*() {
-      const { acceptor, closes, listener } = fakeListener()
-      const queued = [makeFakeConn(), makeFakeConn()]
-      for (const q of queued) acceptor.push(q.conn)
-      yield* listener.close
-      yield* listener.close
-      expect(closes()).toBe(1)
-      for (const q of queued) expect(q.calls.closes).toEqual([false])
-      const error = failure(yield* Effect.exit(listener.accept))
-      expect(error._tag).toBe("Closed")
-      expect(error.message).toBe("accept tcp 127.0.0.1:9000: use of closed network connection")
-      // a connection pushed after close is closed and refused
-      const late = makeFakeConn()
-      expect(acceptor.push(late.conn)).toBe(false)
-      expect(late.calls.closes).toEqual([false])
-    }), timeout)
+  it.scoped(
+    "listener close closes queued connections, fails later accepts with Closed; transport closed once",
+    () =>
+      Effect.gen(function*() {
+        const { acceptor, closes, listener } = fakeListener()
+        const queued = [makeFakeConn(), makeFakeConn()]
+        for (const q of queued) acceptor.push(q.conn)
+        yield* listener.close
+        yield* listener.close
+        expect(closes()).toBe(1)
+        for (const q of queued) expect(q.calls.closes).toEqual([false])
+        const error = failure(yield* Effect.exit(listener.accept))
+        expect(error._tag).toBe("Closed")
+        expect(error.message).toBe("accept tcp 127.0.0.1:9000: use of closed network connection")
+        // a connection pushed after close is closed and refused
+        const late = makeFakeConn()
+        expect(acceptor.push(late.conn)).toBe(false)
+        expect(late.calls.closes).toEqual([false])
+      }),
+    timeout
+  )
 
   it.scoped("listener close fails a pending accept with Closed", () =>
     Effect.gen(function*() {
@@ -419,28 +450,32 @@ describe("Transport.makeListener", () => {
       expect(closes()).toBe(1)
     }), timeout)
 
-  it.scoped("acceptor.fail(EMFILE) surfaces as TooManyOpenFiles; a burst of them coalesces into one", () =>
-    Effect.gen(function*() {
-      const { acceptor, listener } = fakeListener()
-      acceptor.fail({ code: "EMFILE", syscall: "accept" })
-      const error = failure(yield* Effect.exit(listener.accept))
-      expect(error._tag).toBe("TooManyOpenFiles")
-      expect(error.code).toBe("EMFILE")
-      expect(error.message).toBe("accept tcp 127.0.0.1:9000: accept: too many open files")
+  it.scoped(
+    "acceptor.fail(EMFILE) surfaces as TooManyOpenFiles; a burst of them coalesces into one",
+    () =>
+      Effect.gen(function*() {
+        const { acceptor, listener } = fakeListener()
+        acceptor.fail({ code: "EMFILE", syscall: "accept" })
+        const error = failure(yield* Effect.exit(listener.accept))
+        expect(error._tag).toBe("TooManyOpenFiles")
+        expect(error.code).toBe("EMFILE")
+        expect(error.message).toBe("accept tcp 127.0.0.1:9000: accept: too many open files")
 
-      for (let i = 0; i < 5; i++) acceptor.fail({ code: "EMFILE", syscall: "accept" })
-      const fake = makeFakeConn()
-      acceptor.push(fake.conn)
-      expect(tagOf(yield* Effect.exit(listener.accept))).toBe("TooManyOpenFiles")
-      // one error stood for the burst: the next accept gets the connection
-      expect(yield* listener.accept).toBe(fake.conn)
+        for (let i = 0; i < 5; i++) acceptor.fail({ code: "EMFILE", syscall: "accept" })
+        const fake = makeFakeConn()
+        acceptor.push(fake.conn)
+        expect(tagOf(yield* Effect.exit(listener.accept))).toBe("TooManyOpenFiles")
+        // one error stood for the burst: the next accept gets the connection
+        expect(yield* listener.accept).toBe(fake.conn)
 
-      // a pending accept is woken by the error
-      const accepting = yield* Effect.fork(listener.accept)
-      yield* flush
-      acceptor.fail({ code: "ENFILE", syscall: "accept" })
-      expect(tagOf(yield* Fiber.await(accepting))).toBe("TooManyOpenFiles")
-    }), timeout)
+        // a pending accept is woken by the error
+        const accepting = yield* Effect.fork(listener.accept)
+        yield* flush
+        acceptor.fail({ code: "ENFILE", syscall: "accept" })
+        expect(tagOf(yield* Fiber.await(accepting))).toBe("TooManyOpenFiles")
+      }),
+    timeout
+  )
 
   it.scoped("an interrupted accept drops no connection", () =>
     Effect.gen(function*() {

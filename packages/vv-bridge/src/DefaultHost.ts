@@ -44,7 +44,11 @@ const charCache = new Map<number, VvChar>()
 export class VvChar {
   private constructor(readonly codePoint: number) {}
 
-  /** The char of a code point. Throws `RangeError` outside 0..0x10FFFF or for a non-integer. */
+  /**
+   * The char of a code point. Throws `RangeError` outside 0..0x10FFFF or for a non-integer.
+   *
+   * @since 0.1.0
+   */
   static of(codePoint: number): VvChar {
     let c = charCache.get(codePoint)
     if (c === undefined) {
@@ -57,7 +61,11 @@ export class VvChar {
     return c
   }
 
-  /** The char as a one-code-point string. */
+  /**
+   * The char as a one-code-point string.
+   *
+   * @since 0.1.0
+   */
   toString(): string {
     return String.fromCodePoint(this.codePoint)
   }
@@ -93,31 +101,53 @@ export class VvList implements Iterable<VvValue> {
     this.size = size
   }
 
-  /** A list of the given elements. */
+  /**
+   * A list of the given elements.
+   *
+   * @since 0.1.0
+   */
   static of(...items: Array<VvValue>): VvList {
     return new VvList(items, undefined, items.length)
   }
 
-  /** A list of the elements of an iterable (copied). */
+  /**
+   * A list of the elements of an iterable (copied).
+   *
+   * @since 0.1.0
+   */
   static from(items: Iterable<VvValue>): VvList {
     const array = Array.from(items)
     return new VvList(array, undefined, array.length)
   }
 
-  /** A list that takes `items` as its storage, without copying: the caller must drop it. */
+  /**
+   * A list that takes `items` as its storage, without copying: the caller must drop it.
+   *
+   * @since 0.1.0
+   */
   static unsafeFromArray(items: Array<VvValue>): VvList {
+    // a non-empty list of ints 0..255 is stored as bytes, so `net.write` sends it with one copy
+    if (items.length > 0 && items.length <= 1 << 20 && items.every(isByteInt)) {
+      return new VvList(undefined, Uint8Array.from(items, Number), items.length)
+    }
     return new VvList(items, undefined, items.length)
   }
 
   /**
    * A list of ints 0..255 that takes `data` as its storage, without copying: the caller must
    * drop it (the list may write to it).
+   *
+   * @since 0.1.0
    */
   static fromBytes(data: Uint8Array): VvList {
     return new VvList(undefined, data, data.length)
   }
 
-  /** A list of the chars of `text` (a vv string), one per code point. */
+  /**
+   * A list of the chars of `text` (a vv string), one per code point.
+   *
+   * @since 0.1.0
+   */
   static fromText(text: string): VvList {
     const items: Array<VvValue> = []
     for (const ch of text) items.push(VvChar.of(ch.codePointAt(0)!))
@@ -134,13 +164,21 @@ export class VvList implements Iterable<VvValue> {
     return this.data !== undefined
   }
 
-  /** The element at `index`, or `undefined` when out of range (the runtime raises). */
+  /**
+   * The element at `index`, or `undefined` when out of range (the runtime raises).
+   *
+   * @since 0.1.0
+   */
   get(index: number): VvValue | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.size) return undefined
     return this.data !== undefined ? byteInts[this.data[index]!] : this.items![index]
   }
 
-  /** Stores `value` at `index` (0 ≤ index < length); returns false when out of range. */
+  /**
+   * Stores `value` at `index` (0 ≤ index < length); returns false when out of range.
+   *
+   * @since 0.1.0
+   */
   set(index: number, value: VvValue): boolean {
     if (!Number.isInteger(index) || index < 0 || index >= this.size) return false
     if (this.data !== undefined) {
@@ -154,8 +192,17 @@ export class VvList implements Iterable<VvValue> {
     return true
   }
 
-  /** Appends `value`. */
+  /**
+   * Appends `value`.
+   *
+   * @since 0.1.0
+   */
   push(value: VvValue): void {
+    if (this.data === undefined && this.size === 0 && isByteInt(value)) {
+      // an empty list whose first element is a byte starts out as bytes
+      this.items = undefined
+      this.data = new Uint8Array(16)
+    }
     if (this.data !== undefined) {
       if (isByteInt(value)) {
         if (this.size === this.data.length) {
@@ -172,14 +219,22 @@ export class VvList implements Iterable<VvValue> {
     this.size++
   }
 
-  /** Removes and returns the last element (`undefined` when empty). */
+  /**
+   * Removes and returns the last element (`undefined` when empty).
+   *
+   * @since 0.1.0
+   */
   pop(): VvValue | undefined {
     if (this.size === 0) return undefined
     this.size--
     return this.data !== undefined ? byteInts[this.data[this.size]!] : this.items!.pop()
   }
 
-  /** Removes and returns the first element (`undefined` when empty). */
+  /**
+   * Removes and returns the first element (`undefined` when empty).
+   *
+   * @since 0.1.0
+   */
   shift(): VvValue | undefined {
     if (this.size === 0) return undefined
     this.size--
@@ -191,7 +246,11 @@ export class VvList implements Iterable<VvValue> {
     return this.items!.shift()
   }
 
-  /** A new list of the elements from `start` (inclusive) to `end` (exclusive), clamped. */
+  /**
+   * A new list of the elements from `start` (inclusive) to `end` (exclusive), clamped.
+   *
+   * @since 0.1.0
+   */
   slice(start: number = 0, end: number = this.size): VvList {
     const from = Math.max(0, Math.min(start, this.size))
     const to = Math.max(from, Math.min(end, this.size))
@@ -200,8 +259,14 @@ export class VvList implements Iterable<VvValue> {
       : VvList.unsafeFromArray(this.items!.slice(from, to))
   }
 
-  /** A new list: the elements of this list, then those of `other` (vv's `+`). */
+  /**
+   * A new list: the elements of this list, then those of `other` (vv's `+`).
+   *
+   * @since 0.1.0
+   */
   concat(other: VvList): VvList {
+    if (this.size === 0 && other.data !== undefined) return other.slice()
+    if (other.size === 0 && this.data !== undefined) return this.slice()
     if (this.data !== undefined && other.data !== undefined) {
       const out = new Uint8Array(this.size + other.size)
       out.set(this.data.subarray(0, this.size))
@@ -211,24 +276,40 @@ export class VvList implements Iterable<VvValue> {
     return VvList.unsafeFromArray([...this, ...other])
   }
 
-  /** The elements, copied into a new array. */
+  /**
+   * The elements, copied into a new array.
+   *
+   * @since 0.1.0
+   */
   toArray(): Array<VvValue> {
-    return this.data !== undefined ? Array.from(this.data.subarray(0, this.size), (b) => byteInts[b]!) : this.items!.slice()
+    return this.data !== undefined
+      ? Array.from(this.data.subarray(0, this.size), (b) => byteInts[b]!)
+      : this.items!.slice()
   }
 
   /**
    * The elements without copying when stored as an array (do not mutate), else a new array.
+   *
+   * @since 0.1.0
    */
   elements(): ReadonlyArray<VvValue> {
     return this.items ?? this.toArray()
   }
 
-  /** In byte mode, a view of the bytes (do not keep it across vv code); else `undefined`. */
+  /**
+   * In byte mode, a view of the bytes (do not keep it across vv code); else `undefined`.
+   *
+   * @since 0.1.0
+   */
   byteView(): Uint8Array | undefined {
     return this.data?.subarray(0, this.size)
   }
 
-  /** The list as a string when every element is a char (`""` when empty), else `undefined`. */
+  /**
+   * The list as a string when every element is a char (`""` when empty), else `undefined`.
+   *
+   * @since 0.1.0
+   */
   text(): string | undefined {
     if (this.data !== undefined) return this.size === 0 ? "" : undefined
     let s = ""
@@ -239,6 +320,11 @@ export class VvList implements Iterable<VvValue> {
     return s
   }
 
+  /**
+   * The elements in order (a byte-backed list yields its ints as bigints).
+   *
+   * @since 0.1.0
+   */
   *[Symbol.iterator](): Iterator<VvValue> {
     if (this.data !== undefined) {
       for (let i = 0; i < this.size; i++) yield byteInts[this.data[i]!]!
@@ -247,6 +333,7 @@ export class VvList implements Iterable<VvValue> {
     }
   }
 
+  /** @internal */
   private toArrayMode(): void {
     this.items = this.toArray()
     this.data = undefined
@@ -261,6 +348,11 @@ export class VvList implements Iterable<VvValue> {
  * @category models
  */
 export class VvRecord {
+  /**
+   * The fields by name.
+   *
+   * @since 0.1.0
+   */
   readonly fields: Map<string, VvValue>
 
   constructor(fields?: Iterable<readonly [string, VvValue]> | Readonly<Record<string, VvValue>>) {
@@ -273,12 +365,20 @@ export class VvRecord {
     )
   }
 
-  /** The field's value, or `undefined` when the record has no such field. */
+  /**
+   * The field's value, or `undefined` when the record has no such field.
+   *
+   * @since 0.1.0
+   */
   get(name: string): VvValue | undefined {
     return this.fields.get(name)
   }
 
-  /** Sets (or adds) a field. */
+  /**
+   * Sets (or adds) a field.
+   *
+   * @since 0.1.0
+   */
   set(name: string, value: VvValue): void {
     this.fields.set(name, value)
   }
@@ -372,8 +472,7 @@ export const ok = (value: VvValue): VvRecord => new VvRecord([["type", chars("ok
  * @since 0.1.0
  * @category constructors
  */
-export const error = (message: string): VvRecord =>
-  new VvRecord([["type", chars("error")], ["value", chars(message)]])
+export const error = (message: string): VvRecord => new VvRecord([["type", chars("error")], ["value", chars(message)]])
 
 /**
  * A function value with a fixed arity (or `undefined`: variadic).

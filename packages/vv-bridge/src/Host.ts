@@ -145,6 +145,11 @@ export interface Native<V> {
  * @category errors
  */
 export class VvRuntimeError extends Error {
+  /**
+   * The native's name (`"read"`), or `undefined` for an error raised by a host helper.
+   *
+   * @since 0.1.0
+   */
   readonly native: string | undefined
 
   constructor(message: string, options?: { readonly native?: string | undefined; readonly cause?: unknown }) {

@@ -71,6 +71,11 @@ const remove = <A>(array: Array<A>, item: A): void => {
  * @category models
  */
 export class Channel<V> implements Handle {
+  /**
+   * What `sys.type` and messages call this userdata.
+   *
+   * @since 0.1.0
+   */
   readonly vvType = "channel"
   /** @internal */
   readonly senders: Array<Sender<V>> = []

@@ -45,11 +45,13 @@ export * as StdNet from "./net.js"
  */
 export * as StdSync from "./sync.js"
 
-/**
- * A vv runtime error raised by a native (wrong argument count or kind, unlocking an unlocked
- * mutex, a call after the bridge was disposed). Also `Host.VvRuntimeError`.
- *
- * @since 0.1.0
- * @category errors
- */
-export { VvRuntimeError } from "./Host.js"
+export {
+  /**
+   * A vv runtime error raised by a native (wrong argument count or kind, unlocking an unlocked
+   * mutex, a call after the bridge was disposed). Also `Host.VvRuntimeError`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  VvRuntimeError
+} from "./Host.js"

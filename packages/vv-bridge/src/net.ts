@@ -109,6 +109,11 @@ end
  * @category models
  */
 export class ConnHandle implements Handle {
+  /**
+   * What `sys.type` and messages call this userdata.
+   *
+   * @since 0.1.0
+   */
   readonly vvType = "connection"
   private closedByVv = false
 
@@ -151,6 +156,11 @@ export class ConnHandle implements Handle {
  * @category models
  */
 export class ListenerHandle implements Handle {
+  /**
+   * What `sys.type` and messages call this userdata.
+   *
+   * @since 0.1.0
+   */
   readonly vvType = "listener"
   private closedByVv = false
 
@@ -202,7 +212,10 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     Effect.match(effect, { onFailure: (error) => host.error(error.message), onSuccess: f })
 
   /** Acquires a resource in its own Scope under the root: closed by vv's close or by dispose. */
-  const acquire = <R>(effect: Effect.Effect<R, NetError.NetError, Scope.Scope | Net.Net>, wrap: (r: R, scope: Scope.CloseableScope) => object) =>
+  const acquire = <R>(
+    effect: Effect.Effect<R, NetError.NetError, Scope.Scope | Net.Net>,
+    wrap: (r: R, scope: Scope.CloseableScope) => object
+  ) =>
     Effect.gen(function*() {
       const scope = yield* Scope.fork(root, ExecutionStrategy.sequential)
       const acquired = yield* Effect.either(Scope.extend(effect, scope))
@@ -233,7 +246,12 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
         onSuccess: (value) => {
           const returned = host.toResult(value)
           return returned !== undefined && !returned.ok
-            ? log("error", `net.accept: handler returned an error for ${conn.remoteAddress || "a connection"}: ${host.show(returned.value)}`)
+            ? log(
+              "error",
+              `net.accept: handler returned an error for ${conn.remoteAddress || "a connection"}: ${
+                host.show(returned.value)
+              }`
+            )
             : Effect.void
         }
       })

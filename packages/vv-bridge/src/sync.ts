@@ -50,6 +50,11 @@ pub extern "native" fun unlock(m)
  * @category models
  */
 export class Mutex implements Handle {
+  /**
+   * What `sys.type` and messages call this userdata.
+   *
+   * @since 0.1.0
+   */
   readonly vvType = "mutex"
   private held = false
   /** Waiting lockers; `grant` gives one the mutex, false when it no longer waits. */

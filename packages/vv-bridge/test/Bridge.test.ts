@@ -3,7 +3,6 @@ import { afterAll, describe, expect, it } from "vitest"
 import { Bridge, DefaultHost, StdChannel, StdNet, StdSync, VvRuntimeError } from "../src/index.js"
 import {
   activeResources,
-  resourcesAbove,
   addressOf,
   chars,
   cleanupSockets,
@@ -15,6 +14,7 @@ import {
   makeHarness,
   networks,
   none,
+  resourcesAbove,
   settlesWithin,
   tryOk,
   type VvValue
@@ -83,72 +83,82 @@ describe("Bridge", () => {
 })
 
 describe.each(networks)("dispose over $name", (network) => {
-  it("closes every listener and connection, interrupts every handler and wait, and returns fds and handles to baseline", async () => {
-    const fdsBefore = fdCount()
-    const resourcesBefore = activeResources()
-    const h = makeHarness(network.layer())
+  it(
+    "closes every listener and connection, interrupts every handler and wait, and returns fds and handles to baseline",
+    async () => {
+      const fdsBefore = fdCount()
+      const resourcesBefore = activeResources()
+      const h = makeHarness(network.layer())
 
-    const listener = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
-    const idle = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
-    let started = 0
-    let aborted = 0
-    const handlerErrors: Array<unknown> = []
-    await h.net("accept", listener, fun("handler", 1, async ([conn], { signal }) => {
-      started++
-      signal.addEventListener("abort", () => aborted++)
-      tryOk(await h.net("set_read_timeout", conn!, int(60_000)))
-      try {
-        await h.net("read", conn!, int(10)) // nobody writes: blocks until dispose
-      } catch (error) {
-        handlerErrors.push(error)
-        throw error
+      const listener = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
+      const idle = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
+      let started = 0
+      let aborted = 0
+      const handlerErrors: Array<unknown> = []
+      await h.net(
+        "accept",
+        listener,
+        fun("handler", 1, async ([conn], { signal }) => {
+          started++
+          signal.addEventListener("abort", () => aborted++)
+          tryOk(await h.net("set_read_timeout", conn!, int(60_000)))
+          try {
+            await h.net("read", conn!, int(10)) // nobody writes: blocks until dispose
+          } catch (error) {
+            handlerErrors.push(error)
+            throw error
+          }
+          return none()
+        })
+      )
+      const clients: Array<VvValue> = []
+      for (let i = 0; i < 3; i++) {
+        clients.push(tryOk(await h.net("dial", chars(network.network), chars(addressOf(listener)))))
       }
-      return none()
-    }))
-    const clients: Array<VvValue> = []
-    for (let i = 0; i < 3; i++) {
-      clients.push(tryOk(await h.net("dial", chars(network.network), chars(addressOf(listener)))))
-    }
-    await eventually(() => started === 3)
+      await eventually(() => started === 3)
 
-    tryOk(await h.net("set_write_timeout", clients[0]!, int(60_000)))
-    const pendingRead = h.net("read", clients[0]!, int(1))
-    const ch = await h.channel("make")
-    const pendingRecv = h.channel("recv", ch, int(60_000))
-    const pendingSend = h.channel("send", ch, 1n)
-    const other = await h.channel("make")
-    const pendingSelect = h.channel("select", DefaultHost.VvList.of(other), int(60_000))
-    const m = await h.sync("mutex")
-    await h.sync("lock", m)
-    const pendingLock = h.sync("lock", m)
-    expect(await settlesWithin(pendingRead, 20)).toBe(false)
-    expect(isNone(await pendingSend)).toBe(true) // taken by the pending recv
-    expect(tryOk(await pendingRecv)).toBe(1n)
+      tryOk(await h.net("set_write_timeout", clients[0]!, int(60_000)))
+      const pendingRead = h.net("read", clients[0]!, int(1))
+      const ch = await h.channel("make")
+      const pendingRecv = h.channel("recv", ch, int(60_000))
+      const pendingSend = h.channel("send", ch, 1n)
+      const other = await h.channel("make")
+      const pendingSelect = h.channel("select", DefaultHost.VvList.of(other), int(60_000))
+      const m = await h.sync("mutex")
+      await h.sync("lock", m)
+      const pendingLock = h.sync("lock", m)
+      expect(await settlesWithin(pendingRead, 20)).toBe(false)
+      expect(isNone(await pendingSend)).toBe(true) // taken by the pending recv
+      expect(tryOk(await pendingRecv)).toBe(1n)
 
-    // before dispose: timers (deadlines, the recv) and, on a real network, sockets are live
-    const leftOver = () => ({ fds: Math.max(0, fdCount() - fdsBefore), resources: resourcesAbove(resourcesBefore) })
-    expect(leftOver().resources).toHaveProperty("Timeout")
-    if (network.real) expect(leftOver().fds).toBeGreaterThanOrEqual(8) // 2 listeners, 3 + 3 connection ends
+      // before dispose: timers (deadlines, the recv) and, on a real network, sockets are live
+      const leftOver = () => ({ fds: Math.max(0, fdCount() - fdsBefore), resources: resourcesAbove(resourcesBefore) })
+      expect(leftOver().resources).toHaveProperty("Timeout")
+      if (network.real) expect(leftOver().fds).toBeGreaterThanOrEqual(8) // 2 listeners, 3 + 3 connection ends
 
-    expect(h.bridge.isDisposed).toBe(false)
-    await h.dispose()
-    expect(h.bridge.isDisposed).toBe(true)
+      expect(h.bridge.isDisposed).toBe(false)
+      await h.dispose()
+      expect(h.bridge.isDisposed).toBe(true)
 
-    expect(aborted).toBe(3)
-    const ended = /interrupted: the program has ended \(its bridge was disposed\)/
-    await expect(pendingRead).rejects.toThrow(ended)
-    await expect(pendingSelect).rejects.toThrow(ended)
-    await expect(pendingLock).rejects.toThrow(ended)
-    await eventually(() => handlerErrors.length === 3)
-    for (const error of handlerErrors) expect(error).toBeInstanceOf(VvRuntimeError)
-    expect(() => h.callRaw("std/net.vv", "close", idle)).toThrow(
-      new VvRuntimeError("close: the program has ended (its bridge was disposed)", { native: "close" })
-    )
-    expect(() => h.callRaw("std/channel.vv", "make")).toThrow("make: the program has ended")
-    await h.dispose() // idempotent
-    expect(h.logs).toEqual([])
+      expect(aborted).toBe(3)
+      const ended = /interrupted: the program has ended \(its bridge was disposed\)/
+      await expect(pendingRead).rejects.toThrow(ended)
+      await expect(pendingSelect).rejects.toThrow(ended)
+      await expect(pendingLock).rejects.toThrow(ended)
+      await eventually(() => handlerErrors.length === 3)
+      for (const error of handlerErrors) expect(error).toBeInstanceOf(VvRuntimeError)
+      expect(() => h.callRaw("std/net.vv", "close", idle)).toThrow(
+        new VvRuntimeError("close: the program has ended (its bridge was disposed)", { native: "close" })
+      )
+      expect(() => h.callRaw("std/channel.vv", "make")).toThrow("make: the program has ended")
+      await h.dispose() // idempotent
+      expect(h.logs).toEqual([])
 
-    await eventually(() => leftOver().fds <= 0 && Object.keys(leftOver().resources).length === 0).catch(() => undefined)
-    expect(leftOver()).toEqual({ fds: 0, resources: {} })
-  }, 15_000)
+      await eventually(() => leftOver().fds <= 0 && Object.keys(leftOver().resources).length === 0).catch(() =>
+        undefined
+      )
+      expect(leftOver()).toEqual({ fds: 0, resources: {} })
+    },
+    15_000
+  )
 })

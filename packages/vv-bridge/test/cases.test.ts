@@ -80,7 +80,9 @@ describe.each([memoryTcp, nodeTcp])("cases/vv over $name", (network) => {
     tryOk(await h.net("write", client, chars("hello over vv")))
     const back = tryOk(await h.net("read", client, int(1024)))
     const seen = tryOk(await h.channel("recv", echoed, int(5000)))
-    expect(`client got: ${show(back)}`).toBe("client got: [104, 101, 108, 108, 111, 32, 111, 118, 101, 114, 32, 118, 118]")
+    expect(`client got: ${show(back)}`).toBe(
+      "client got: [104, 101, 108, 108, 111, 32, 111, 118, 101, 114, 32, 118, 118]"
+    )
     expect(`server saw ${bytesOf(seen).length} bytes`).toBe("server saw 13 bytes")
     await h.net("close", client)
     await h.net("close", listener)
@@ -89,13 +91,17 @@ describe.each([memoryTcp, nodeTcp])("cases/vv over $name", (network) => {
   it("line_reader.vv: UTF-8 bytes written as ints arrive intact", async () => {
     const h = setup()
     const listener = tryOk(await h.net("listen", chars("tcp"), chars(network.listenAddress())))
-    await h.net("accept", listener, fun("greet", 1, async ([conn]) => {
-      try {
-        return tryOk(await h.net("write", conn!, ints([72, 105, 32, 226, 130, 172, 10])))
-      } finally {
-        await h.net("close", conn!)
-      }
-    }))
+    await h.net(
+      "accept",
+      listener,
+      fun("greet", 1, async ([conn]) => {
+        try {
+          return tryOk(await h.net("write", conn!, ints([72, 105, 32, 226, 130, 172, 10])))
+        } finally {
+          await h.net("close", conn!)
+        }
+      })
+    )
     const client = tryOk(await h.net("dial", chars("tcp"), chars(addressOf(listener))))
     const received: Array<number> = []
     for (let i = 0; i < 10 && !received.includes(10); i++) {

@@ -197,22 +197,28 @@ describe.each(networks)("std/net over $name", (network) => {
     expect(isNone(tryOk(await h.net("set_write_timeout", client, int(0))))).toBe(true)
   }, 10_000)
 
-  it("a refused dial is an error result: \"connection refused\" (tcp), \"no such file or directory\" (unix)", async () => {
-    const h = setup()
-    const listener = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
-    const address = addressOf(listener)
-    tryOk(await h.net("close", listener))
-    const refused = errorMessage(await h.net("dial", chars(network.network), chars(address)))
-    expect(refused).toBe(
-      network.network === "tcp"
-        ? `dial tcp ${address}: connect: connection refused`
-        : `dial unix ${address}: connect: no such file or directory`
-    )
-  }, 10_000)
+  it(
+    "a refused dial is an error result: \"connection refused\" (tcp), \"no such file or directory\" (unix)",
+    async () => {
+      const h = setup()
+      const listener = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
+      const address = addressOf(listener)
+      tryOk(await h.net("close", listener))
+      const refused = errorMessage(await h.net("dial", chars(network.network), chars(address)))
+      expect(refused).toBe(
+        network.network === "tcp"
+          ? `dial tcp ${address}: connect: connection refused`
+          : `dial unix ${address}: connect: no such file or directory`
+      )
+    },
+    10_000
+  )
 
   it("bad addresses and networks are error results with Go's messages", async () => {
     const h = setup()
-    expect(errorMessage(await h.net("dial", chars("tcpx"), chars("127.0.0.1:1")))).toBe("dial tcpx: unknown network tcpx")
+    expect(errorMessage(await h.net("dial", chars("tcpx"), chars("127.0.0.1:1")))).toBe(
+      "dial tcpx: unknown network tcpx"
+    )
     expect(errorMessage(await h.net("dial", chars("tcp"), chars("::1:80")))).toBe(
       "dial tcp: address ::1:80: too many colons in address"
     )
@@ -280,7 +286,9 @@ describe.each(networks)("std/net over $name", (network) => {
     expect(raw("read", client, 1.5)).toThrow("read expects n to be an int, got a float")
     expect(raw("read", chars("conn"), int(1))).toThrow("read expects conn to be a connection, got a list")
     expect(raw("dial", int(1), chars("x"))).toThrow("dial expects network to be a string (a list of chars), got an int")
-    expect(raw("dial", chars("tcp"), ints([1]))).toThrow("dial expects address to be a string (a list of chars), got a list")
+    expect(raw("dial", chars("tcp"), ints([1]))).toThrow(
+      "dial expects address to be a string (a list of chars), got a list"
+    )
     expect(raw("accept", listener, int(5))).toThrow("accept expects handler to be a function, got an int")
     expect(raw("accept", client, fun("f", 1, () => false))).toThrow(
       "accept expects listener to be a listener, got a connection"
@@ -323,10 +331,14 @@ describe.each(networks)("std/net over $name", (network) => {
     const h = setup()
     const listener = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
     let calls = 0
-    await h.net("accept", listener, fun("handler", 1, () => {
-      calls++
-      return false
-    }))
+    await h.net(
+      "accept",
+      listener,
+      fun("handler", 1, () => {
+        calls++
+        return false
+      })
+    )
     const address = addressOf(listener)
     tryOk(await h.net("dial", chars(network.network), chars(address)))
     await eventually(() => calls === 1)

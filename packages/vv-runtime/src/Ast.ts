@@ -20,7 +20,11 @@ export class SourceFile {
 
   constructor(readonly name: string, readonly text: string) {}
 
-  /** The 1-based line and column (in code points) of an offset. */
+  /**
+   * The 1-based line and column (in code points) of an offset.
+   *
+   * @since 0.1.0
+   */
   position(offset: number): { readonly line: number; readonly column: number } {
     const starts = this.lineStarts ??= computeLineStarts(this.text)
     let lo = 0
@@ -40,7 +44,11 @@ export class SourceFile {
     return { line: lo + 1, column }
   }
 
-  /** `name:line:column` of an offset. */
+  /**
+   * `name:line:column` of an offset.
+   *
+   * @since 0.1.0
+   */
   location(offset: number): string {
     const { column, line } = this.position(offset)
     return `${this.name}:${line}:${column}`
@@ -112,22 +120,36 @@ interface Node {
   readonly end: number
 }
 
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface IntLit extends Node {
   readonly _tag: "Int"
   readonly value: bigint
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface FloatLit extends Node {
   readonly _tag: "Float"
   readonly value: number
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface BoolLit extends Node {
   readonly _tag: "Bool"
   readonly value: boolean
 }
-/** A single-quoted literal of exactly one code point. @since 0.1.0 @category models */
+/**
+ * A single-quoted literal of exactly one code point.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface CharLit extends Node {
   readonly _tag: "Char"
   readonly codePoint: number
@@ -143,12 +165,18 @@ export interface StringLit extends Node {
   readonly _tag: "String"
   readonly parts: ReadonlyArray<StringPart>
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Ident extends Node {
   readonly _tag: "Ident"
   readonly name: string
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface FunLit extends Node {
   readonly _tag: "Fun"
   /** The declared name for `fun f() … end`, `"<anonymous>"` for a function literal. */
@@ -156,62 +184,109 @@ export interface FunLit extends Node {
   readonly params: ReadonlyArray<string>
   readonly body: ReadonlyArray<Stmt>
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface ListLit extends Node {
   readonly _tag: "List"
   readonly items: ReadonlyArray<Expr>
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface RecordLit extends Node {
   readonly _tag: "Record"
   readonly fields: ReadonlyArray<{ readonly name: string; readonly value: Expr }>
 }
-/** `not(e)`. @since 0.1.0 @category models */
+/**
+ * `not(e)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Not extends Node {
   readonly _tag: "Not"
   readonly expr: Expr
 }
-/** `len(e)`. @since 0.1.0 @category models */
+/**
+ * `len(e)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Len extends Node {
   readonly _tag: "Len"
   readonly expr: Expr
 }
-/** Prefix `-`. @since 0.1.0 @category models */
+/**
+ * Prefix `-`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Neg extends Node {
   readonly _tag: "Neg"
   readonly expr: Expr
 }
-/** Prefix `try e`, or the older postfix `e!`. @since 0.1.0 @category models */
+/**
+ * Prefix `try e`, or the older postfix `e!`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Try extends Node {
   readonly _tag: "Try"
   readonly expr: Expr
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Binary extends Node {
   readonly _tag: "Binary"
   readonly op: BinaryOp
   readonly left: Expr
   readonly right: Expr
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Call extends Node {
   readonly _tag: "Call"
   readonly callee: Expr
   readonly args: ReadonlyArray<Expr>
 }
-/** `e.name`. @since 0.1.0 @category models */
+/**
+ * `e.name`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Field extends Node {
   readonly _tag: "Field"
   readonly object: Expr
   readonly name: string
 }
-/** `e[i]`. @since 0.1.0 @category models */
+/**
+ * `e[i]`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Index extends Node {
   readonly _tag: "Index"
   readonly object: Expr
   readonly index: Expr
 }
-/** `e[a:b]`, either bound optional. @since 0.1.0 @category models */
+/**
+ * `e[a:b]`, either bound optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Slice extends Node {
   readonly _tag: "Slice"
   readonly object: Expr
@@ -245,64 +320,108 @@ interface StmtNode {
   readonly at: number
 }
 
-/** `let name = value`; `fun name(…) … end` is `let name = fun(…) … end`. @since 0.1.0 @category models */
+/**
+ * `let name = value`; `fun name(…) … end` is `let name = fun(…) … end`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Let extends StmtNode {
   readonly _tag: "Let"
   readonly name: string
   readonly value: Expr
 }
-/** `let { a, b as c } = value`. @since 0.1.0 @category models */
+/**
+ * `let { a, b as c } = value`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface LetRecord extends StmtNode {
   readonly _tag: "LetRecord"
   readonly fields: ReadonlyArray<{ readonly field: string; readonly name: string; readonly at: number }>
   readonly value: Expr
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Begin extends StmtNode {
   readonly _tag: "Begin"
   readonly body: ReadonlyArray<Stmt>
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface While extends StmtNode {
   readonly _tag: "While"
   readonly cond: Expr
   readonly body: ReadonlyArray<Stmt>
 }
-/** `if`, its `else if`s as further branches, and an optional `else`. @since 0.1.0 @category models */
+/**
+ * `if`, its `else if`s as further branches, and an optional `else`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface If extends StmtNode {
   readonly _tag: "If"
   readonly branches: ReadonlyArray<{ readonly cond: Expr; readonly body: ReadonlyArray<Stmt> }>
   readonly otherwise: ReadonlyArray<Stmt> | undefined
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Defer extends StmtNode {
   readonly _tag: "Defer"
   readonly stmt: Stmt
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Assert extends StmtNode {
   readonly _tag: "Assert"
   readonly expr: Expr
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Break extends StmtNode {
   readonly _tag: "Break"
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Continue extends StmtNode {
   readonly _tag: "Continue"
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface Return extends StmtNode {
   readonly _tag: "Return"
   readonly value: Expr | undefined
 }
-/** @since 0.1.0 @category models */
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface ExprStmt extends StmtNode {
   readonly _tag: "ExprStmt"
   readonly expr: Expr
 }
-/** `target = value`, `target += value`, `target -= value`; the target is a name, field or index. @since 0.1.0 @category models */
+/**
+ * `target = value`, `target += value`, `target -= value`; the target is a name, field or index.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Assign extends StmtNode {
   readonly _tag: "Assign"
   readonly target: Ident | Field | Index
@@ -312,7 +431,12 @@ export interface Assign extends StmtNode {
 
 // ---- modules ----------------------------------------------------------------------------------
 
-/** `import alias from "path"`. @since 0.1.0 @category models */
+/**
+ * `import alias from "path"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Import {
   readonly _tag: "Import"
   readonly at: number
@@ -320,7 +444,12 @@ export interface Import {
   readonly path: string
 }
 
-/** `extern "native" fun name(params)` or `extern "native" let name`. @since 0.1.0 @category models */
+/**
+ * `extern "native" fun name(params)` or `extern "native" let name`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Extern {
   readonly _tag: "Extern"
   readonly at: number
@@ -330,7 +459,12 @@ export interface Extern {
   readonly params: ReadonlyArray<string>
 }
 
-/** `test "name" … end`. @since 0.1.0 @category models */
+/**
+ * `test "name" … end`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Test {
   readonly _tag: "Test"
   readonly at: number

@@ -13,7 +13,17 @@ import type { SourceFile } from "./Ast.js"
  * @category errors
  */
 export class VvSyntaxError extends Error {
+  /**
+   * The 1-based line of `offset`.
+   *
+   * @since 0.1.0
+   */
   readonly line: number
+  /**
+   * The 1-based column (in code points) of `offset`.
+   *
+   * @since 0.1.0
+   */
   readonly column: number
 
   constructor(readonly source: SourceFile, readonly offset: number, readonly detail: string) {

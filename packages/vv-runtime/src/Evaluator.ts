@@ -23,16 +23,7 @@ import type * as Ast from "./Ast.js"
 import type { SourceFile } from "./Ast.js"
 import { VvError, VvUnhandledError } from "./Errors.js"
 import { show } from "./Printer.js"
-import {
-  describeKind,
-  none,
-  toResult,
-  VvChar,
-  VvFunction,
-  VvList,
-  VvRecord,
-  type VvValue
-} from "./Values.js"
+import { describeKind, none, toResult, VvChar, VvFunction, VvList, VvRecord, type VvValue } from "./Values.js"
 
 type MaybePromise<A> = A | Promise<A>
 
@@ -52,12 +43,20 @@ export class Env {
 
   constructor(readonly parent: Env | undefined) {}
 
-  /** `let name = value` in this scope (`_` discards). */
+  /**
+   * `let name = value` in this scope (`_` discards).
+   *
+   * @since 0.1.0
+   */
   declare(name: string, value: VvValue): void {
     if (name !== "_") this.vars.set(name, value)
   }
 
-  /** The value of the nearest binding, or `undefined`. */
+  /**
+   * The value of the nearest binding, or `undefined`.
+   *
+   * @since 0.1.0
+   */
   lookup(name: string): VvValue | undefined {
     for (let env: Env | undefined = this; env !== undefined; env = env.parent) {
       const value = env.vars.get(name)
@@ -66,7 +65,11 @@ export class Env {
     return undefined
   }
 
-  /** Updates the nearest binding; false when there is none. */
+  /**
+   * Updates the nearest binding; false when there is none.
+   *
+   * @since 0.1.0
+   */
   assign(name: string, value: VvValue): boolean {
     for (let env: Env | undefined = this; env !== undefined; env = env.parent) {
       if (env.vars.has(name)) {
@@ -94,8 +97,23 @@ class Scope {
  * @category models
  */
 export class Closure extends VvFunction {
+  /**
+   * The `fun` literal or declaration.
+   *
+   * @since 0.1.0
+   */
   readonly node: Ast.FunLit
+  /**
+   * The scope it closes over (by reference: later assignments are seen).
+   *
+   * @since 0.1.0
+   */
   readonly env: Env
+  /**
+   * The file it was written in (for messages).
+   *
+   * @since 0.1.0
+   */
   readonly source: SourceFile
 
   constructor(evaluator: Evaluator, node: Ast.FunLit, env: Env, source: SourceFile) {
@@ -202,7 +220,17 @@ interface Ctx {
  * @category models
  */
 export class ModuleInstance {
+  /**
+   * The module's top-level scope.
+   *
+   * @since 0.1.0
+   */
   readonly env = new Env(undefined)
+  /**
+   * The record of its `pub` names, once the module has run.
+   *
+   * @since 0.1.0
+   */
   exports: VvRecord = new VvRecord()
 
   constructor(readonly id: string, readonly ast: Ast.Module) {}
@@ -288,14 +316,14 @@ const computeHasCall = (e: Ast.Expr): boolean => {
     case "Index":
       return hasCall(e.object) || hasCall(e.index)
     case "Slice":
-      return hasCall(e.object) || (e.start !== undefined && hasCall(e.start)) || (e.stop !== undefined && hasCall(e.stop))
+      return hasCall(e.object) || (e.start !== undefined && hasCall(e.start)) ||
+        (e.stop !== undefined && hasCall(e.stop))
   }
 }
 
 const tooDeep = "stack overflow: a value nested too deeply, or one that contains itself"
 
-const rank = (e: unknown): number =>
-  e === undefined ? 0 : e instanceof TryUnwind ? 1 : e instanceof Cancelled ? 3 : 2
+const rank = (e: unknown): number => e === undefined ? 0 : e instanceof TryUnwind ? 1 : e instanceof Cancelled ? 3 : 2
 
 const int64 = (n: bigint): bigint => BigInt.asIntN(64, n)
 
@@ -317,10 +345,12 @@ export class Evaluator {
 
   // ---- errors ----
 
+  /** @internal */
   private fail(detail: string, at: number, ctx: Ctx): never {
     throw new VvError(detail, ctx.source.location(at))
   }
 
+  /** @internal */
   private nativeFailure(error: unknown, fn: VvFunction, at: number, ctx: Ctx): unknown {
     if (error instanceof VvError || error instanceof TryUnwind || error instanceof Cancelled) return error
     if (error instanceof VvRuntimeError) return new VvError(error.message, ctx.source.location(at))
@@ -329,11 +359,16 @@ export class Evaluator {
     return new VvError(`${fn.name}: internal error: ${message}`, ctx.source.location(at))
   }
 
+  /** @internal */
   private checkCancelled(task: Task): void {
     if (task.signal.aborted) throw Cancelled.instance
   }
 
-  /** A promise that lets the event loop run, when this task has computed for a while. */
+  /**
+   * A promise that lets the event loop run, when this task has computed for a while.
+   *
+   * @internal
+   */
   private maybeYield(): Promise<void> | undefined {
     if ((++this.steps & 1023) !== 0) return undefined
     const now = Date.now()
@@ -347,6 +382,8 @@ export class Evaluator {
   /**
    * Runs a module's top level in `mode`, then its defers, and fills `instance.exports`.
    * Throws `VvError`, `VvSyntaxError` (from an import) or `VvUnhandledError`.
+   *
+   * @since 0.1.0
    */
   async runModule(instance: ModuleInstance, mode: Mode, task: Task): Promise<void> {
     const ctx: Ctx = { source: instance.source, task, frame: "module" }
@@ -383,7 +420,11 @@ export class Evaluator {
     instance.exports = this.exportsOf(instance)
   }
 
-  /** Runs one test of a module already run in `"test"` mode. Throws when the test fails. */
+  /**
+   * Runs one test of a module already run in `"test"` mode. Throws when the test fails.
+   *
+   * @since 0.1.0
+   */
   async runTest(instance: ModuleInstance, test: Ast.Test, task: Task): Promise<void> {
     const ctx: Ctx = { source: instance.source, task, frame: "test" }
     try {
@@ -394,20 +435,28 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private unhandled(error: unknown): unknown {
     return error instanceof TryUnwind
       ? new VvUnhandledError(this.errorMessage(error.result), error.location)
       : error
   }
 
-  /** The message of an error result: its value, printed. */
+  /**
+   * The message of an error result: its value, printed.
+   *
+   * @internal
+   */
   private errorMessage(result: VvValue): string {
     const view = toResult(result)
     return view === undefined ? show(result) : show(view.value)
   }
 
+  /** @internal */
   private bindExtern(instance: ModuleInstance, node: Ast.Extern, ctx: Ctx): void {
-    if (node.abi !== "native") this.fail(`extern: unsupported kind ${JSON.stringify(node.abi)} (only "native")`, node.at, ctx)
+    if (node.abi !== "native") {
+      this.fail(`extern: unsupported kind ${JSON.stringify(node.abi)} (only "native")`, node.at, ctx)
+    }
     const value = this.host.native(instance.id, node.name)
     if (value === undefined) this.fail(`extern native: ${node.name} not registered`, node.at, ctx)
     if (node.kind === "fun" && !(value instanceof VvFunction)) {
@@ -416,6 +465,7 @@ export class Evaluator {
     instance.env.declare(node.name, value)
   }
 
+  /** @internal */
   private exportsOf(instance: ModuleInstance): VvRecord {
     const fields: Array<[string, VvValue]> = []
     const add = (name: string) => {
@@ -426,20 +476,25 @@ export class Evaluator {
       if (!item.pub) continue
       const node = item.node
       if (node._tag === "Let" || node._tag === "Extern") add(node.name)
-      else if (node._tag === "LetRecord") for (const f of node.fields) add(f.name)
+      else if (node._tag === "LetRecord") { for (const f of node.fields) add(f.name) }
     }
     return new VvRecord(fields)
   }
 
   // ---- calls ----
 
-  /** Calls a closure as the host does (a handler): a new task; no result is none. */
+  /**
+   * Calls a closure as the host does (a handler): a new task; no result is none.
+   *
+   * @since 0.1.0
+   */
   callFromHost(fn: Closure, args: ReadonlyArray<VvValue>, signal: AbortSignal): MaybePromise<VvValue> {
     const task: Task = { signal, depth: 0 }
     const r = this.callClosure(fn, args, task, undefined)
     return isPromise(r) ? r.then((v) => v === VOID ? none() : v) : r === VOID ? none() : r
   }
 
+  /** @internal */
   private arityCheck(fn: VvFunction, args: ReadonlyArray<VvValue>, at: number, ctx: Ctx): void {
     if (fn.arity === undefined || fn.arity === args.length) return
     const names = fn instanceof Closure ? fn.node.params : paramNames.get(fn) ?? []
@@ -448,6 +503,7 @@ export class Evaluator {
     this.fail(`${name} expects ${fn.arity} argument${fn.arity === 1 ? "" : "s"}${params}, got ${args.length}`, at, ctx)
   }
 
+  /** @internal */
   private invoke(fn: VvValue, args: ReadonlyArray<VvValue>, at: number, ctx: Ctx): MaybePromise<Result> {
     if (fn instanceof Closure) {
       this.arityCheck(fn, args, at, ctx)
@@ -477,6 +533,7 @@ export class Evaluator {
     return this.fail(`cannot call ${describeKind(fn)}`, at, ctx)
   }
 
+  /** @internal */
   private callClosure(
     fn: Closure,
     args: ReadonlyArray<VvValue>,
@@ -517,7 +574,11 @@ export class Evaluator {
     return r
   }
 
-  /** Runs `fn`, and the tail calls it returns, in a loop. */
+  /**
+   * Runs `fn`, and the tail calls it returns, in a loop.
+   *
+   * @internal
+   */
   private runFunction(fn: Closure, args: ReadonlyArray<VvValue>, task: Task): MaybePromise<Result> {
     for (;;) {
       const r = this.runBody(fn, args, task)
@@ -528,6 +589,7 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private async runFunctionAsync(pending: Promise<Result | TailCall>, task: Task): Promise<Result> {
     let r = await pending
     while (r instanceof TailCall) {
@@ -539,7 +601,11 @@ export class Evaluator {
     return r
   }
 
-  /** One run of a function body: its result, a tail call, or (on `try`) the error record. */
+  /**
+   * One run of a function body: its result, a tail call, or (on `try`) the error record.
+   *
+   * @internal
+   */
   private runBody(fn: Closure, args: ReadonlyArray<VvValue>, task: Task): MaybePromise<Result | TailCall> {
     const env = new Env(fn.env)
     const params = fn.node.params
@@ -556,7 +622,11 @@ export class Evaluator {
 
   // ---- scopes and statements ----
 
-  /** Runs statements in a new scope over `env`, then the scope's defers. */
+  /**
+   * Runs statements in a new scope over `env`, then the scope's defers.
+   *
+   * @internal
+   */
   private runScope(stmts: ReadonlyArray<Ast.Stmt>, env: Env, ctx: Ctx): MaybePromise<Completion> {
     const scope = new Scope(env)
     let c: MaybePromise<Completion>
@@ -572,16 +642,22 @@ export class Evaluator {
     return this.runDefers(scope, ctx, undefined).then(() => done)
   }
 
-  /** A block: a scope whose variables are new, over the enclosing ones. */
+  /**
+   * A block: a scope whose variables are new, over the enclosing ones.
+   *
+   * @internal
+   */
   private runBlock(stmts: ReadonlyArray<Ast.Stmt>, parent: Env, ctx: Ctx): MaybePromise<Completion> {
     return this.runScope(stmts, new Env(parent), ctx)
   }
 
+  /** @internal */
   private async unwindScope(scope: Scope, ctx: Ctx, error: unknown): Promise<never> {
     await this.runDefers(scope, ctx, error)
     throw error
   }
 
+  /** @internal */
   private async settleScope(pending: Promise<Completion>, scope: Scope, ctx: Ctx): Promise<Completion> {
     let c: Completion
     try {
@@ -599,6 +675,8 @@ export class Evaluator {
    * one's variables. `primary` is the error the scope is exiting with, if any: a deferred
    * statement's error replaces it only when it is graver (a runtime error over a `try`
    * unwind). A stopped task runs no defers (its bridge closes everything).
+   *
+   * @internal
    */
   private async runDefers(scope: Scope, ctx: Ctx, primary: unknown): Promise<void> {
     const defers = scope.defers
@@ -622,6 +700,7 @@ export class Evaluator {
     if (replacement !== undefined) throw replacement
   }
 
+  /** @internal */
   private execStmts(stmts: ReadonlyArray<Ast.Stmt>, from: number, scope: Scope, ctx: Ctx): MaybePromise<Completion> {
     for (let i = from; i < stmts.length; i++) {
       this.checkCancelled(ctx.task)
@@ -632,6 +711,7 @@ export class Evaluator {
     return undefined
   }
 
+  /** @internal */
   private async execStmtsAsync(
     pending: Promise<Completion>,
     stmts: ReadonlyArray<Ast.Stmt>,
@@ -648,6 +728,7 @@ export class Evaluator {
     return c
   }
 
+  /** @internal */
   private exec(s: Ast.Stmt, scope: Scope, ctx: Ctx): MaybePromise<Completion> {
     const env = scope.env
     switch (s._tag) {
@@ -697,8 +778,11 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private destructure(s: Ast.LetRecord, value: VvValue, env: Env, ctx: Ctx): Completion {
-    if (!(value instanceof VvRecord)) this.fail(`cannot destructure ${describeKind(value)}: a record was expected`, s.value.at, ctx)
+    if (!(value instanceof VvRecord)) {
+      this.fail(`cannot destructure ${describeKind(value)}: a record was expected`, s.value.at, ctx)
+    }
     for (const f of s.fields) {
       const v = value.get(f.field)
       if (v === undefined) this.fail(`field '${f.field}' not found in record`, f.at, ctx)
@@ -707,17 +791,22 @@ export class Evaluator {
     return undefined
   }
 
+  /** @internal */
   private assert(s: Ast.Assert, value: VvValue, ctx: Ctx): Completion {
     if (typeof value !== "boolean") this.fail(`assert expects a bool, got ${describeKind(value)}`, s.expr.at, ctx)
     if (!value) this.fail(`assertion failed: ${ctx.source.text.slice(s.expr.at, s.expr.end)}`, s.at, ctx)
     return undefined
   }
 
+  /** @internal */
   private condition(value: VvValue, e: Ast.Expr, construct: string, ctx: Ctx): boolean {
-    if (typeof value !== "boolean") this.fail(`${construct} condition must be a bool, got ${describeKind(value)}`, e.at, ctx)
+    if (typeof value !== "boolean") {
+      this.fail(`${construct} condition must be a bool, got ${describeKind(value)}`, e.at, ctx)
+    }
     return value
   }
 
+  /** @internal */
   private execIf(s: Ast.If, from: number, scope: Scope, ctx: Ctx): MaybePromise<Completion> {
     for (let i = from; i < s.branches.length; i++) {
       const branch = s.branches[i]!
@@ -735,6 +824,7 @@ export class Evaluator {
     return s.otherwise === undefined ? undefined : this.runBlock(s.otherwise, scope.env, ctx)
   }
 
+  /** @internal */
   private execWhile(s: Ast.While, scope: Scope, ctx: Ctx): MaybePromise<Completion> {
     for (;;) {
       const pause = this.maybeYield()
@@ -749,7 +839,11 @@ export class Evaluator {
     }
   }
 
-  /** The rest of a `while` once a step waits: one loop in one async call, however long it runs. */
+  /**
+   * The rest of a `while` once a step waits: one loop in one async call, however long it runs.
+   *
+   * @internal
+   */
   private async whileAsync(
     s: Ast.While,
     scope: Scope,
@@ -780,6 +874,7 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private execReturn(s: Ast.Return, env: Env, ctx: Ctx): MaybePromise<Completion> {
     const e = s.value
     if (e === undefined) return new Returned(none())
@@ -796,6 +891,7 @@ export class Evaluator {
     return isPromise(parts) ? parts.then((values) => this.tailCall(values, e, ctx)) : this.tailCall(parts, e, ctx)
   }
 
+  /** @internal */
   private tailCall(values: ReadonlyArray<VvValue>, e: Ast.Call, ctx: Ctx): MaybePromise<Completion> {
     const fn = values[0]!
     const args = values.slice(1)
@@ -807,12 +903,15 @@ export class Evaluator {
     return isPromise(v) ? v.then((value) => new Returned(value)) : new Returned(v)
   }
 
+  /** @internal */
   private execAssign(s: Ast.Assign, env: Env, ctx: Ctx): MaybePromise<Completion> {
     const target = s.target
     switch (target._tag) {
       case "Ident": {
         const v = this.evalValue(s.value, env, ctx)
-        return isPromise(v) ? v.then((value) => this.assignName(s, target, value, env, ctx)) : this.assignName(s, target, v, env, ctx)
+        return isPromise(v)
+          ? v.then((value) => this.assignName(s, target, value, env, ctx))
+          : this.assignName(s, target, v, env, ctx)
       }
       case "Field": {
         const parts = this.evalAll([target.object, s.value], env, ctx)
@@ -829,6 +928,7 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private assignName(s: Ast.Assign, target: Ast.Ident, value: VvValue, env: Env, ctx: Ctx): Completion {
     if (s.op !== "=") {
       const current = env.lookup(target.name)
@@ -839,6 +939,7 @@ export class Evaluator {
     return undefined
   }
 
+  /** @internal */
   private assignField(s: Ast.Assign, target: Ast.Field, [object, value]: ReadonlyArray<VvValue>, ctx: Ctx): Completion {
     if (!(object instanceof VvRecord)) {
       return this.fail(`cannot set field '${target.name}' of ${describeKind(object!)}`, target.at, ctx)
@@ -853,7 +954,13 @@ export class Evaluator {
     return undefined
   }
 
-  private assignIndex(s: Ast.Assign, target: Ast.Index, [object, index, value]: ReadonlyArray<VvValue>, ctx: Ctx): Completion {
+  /** @internal */
+  private assignIndex(
+    s: Ast.Assign,
+    target: Ast.Index,
+    [object, index, value]: ReadonlyArray<VvValue>,
+    ctx: Ctx
+  ): Completion {
     const list = this.expectList(object!, target.object.at, ctx)
     const i = this.listIndex(list, index!, target.index.at, ctx)
     let v = value!
@@ -864,11 +971,16 @@ export class Evaluator {
 
   // ---- expressions ----
 
-  /** Evaluates `e` to a value (a call's missing result is an error here). */
+  /**
+   * Evaluates `e` to a value (a call's missing result is an error here).
+   *
+   * @internal
+   */
   private evalValue(e: Ast.Expr, env: Env, ctx: Ctx): MaybePromise<VvValue> {
     return hasCall(e) ? this.evalAsync(e, env, ctx) : this.evalSync(e, env, ctx)
   }
 
+  /** @internal */
   private evalAll(exprs: ReadonlyArray<Ast.Expr>, env: Env, ctx: Ctx): MaybePromise<Array<VvValue>> {
     const values: Array<VvValue> = []
     for (let i = 0; i < exprs.length; i++) {
@@ -879,6 +991,7 @@ export class Evaluator {
     return values
   }
 
+  /** @internal */
   private async evalAllAsync(
     exprs: ReadonlyArray<Ast.Expr>,
     index: number,
@@ -892,6 +1005,7 @@ export class Evaluator {
     return values
   }
 
+  /** @internal */
   private value(r: Result, e: Ast.Call, ctx: Ctx): VvValue {
     if (r !== VOID) return r
     const callee = e.callee
@@ -899,18 +1013,27 @@ export class Evaluator {
     return this.fail(`${name} ended without 'return': its result cannot be used`, e.at, ctx)
   }
 
-  /** The callee and the arguments of a call, evaluated left to right, as one array. */
+  /**
+   * The callee and the arguments of a call, evaluated left to right, as one array.
+   *
+   * @internal
+   */
   private evalCallParts(e: Ast.Call, env: Env, ctx: Ctx): MaybePromise<Array<VvValue>> {
     return this.evalAll([e.callee, ...e.args], env, ctx)
   }
 
-  /** A call; its result may be VOID (allowed in statement and `return` position only). */
+  /**
+   * A call; its result may be VOID (allowed in statement and `return` position only).
+   *
+   * @internal
+   */
   private evalCall(e: Ast.Call, env: Env, ctx: Ctx): MaybePromise<Result> {
     const parts = this.evalCallParts(e, env, ctx)
     if (isPromise(parts)) return parts.then((values) => this.invoke(values[0]!, values.slice(1), e.at, ctx))
     return this.invoke(parts[0]!, parts.slice(1), e.at, ctx)
   }
 
+  /** @internal */
   private async evalAsync(e: Ast.Expr, env: Env, ctx: Ctx): Promise<VvValue> {
     switch (e._tag) {
       case "Call": {
@@ -963,7 +1086,11 @@ export class Evaluator {
     }
   }
 
-  /** Evaluates an expression that contains no call. */
+  /**
+   * Evaluates an expression that contains no call.
+   *
+   * @internal
+   */
   private evalSync(e: Ast.Expr, env: Env, ctx: Ctx): VvValue {
     switch (e._tag) {
       case "Int":
@@ -975,7 +1102,11 @@ export class Evaluator {
       case "String": {
         if (e.parts.length === 1 && typeof e.parts[0] === "string") return VvList.fromText(e.parts[0])
         let text = ""
-        for (const part of e.parts) text += typeof part === "string" ? part : this.show(this.evalSync(part, env, ctx), part.at, ctx)
+        for (const part of e.parts) {
+          text += typeof part === "string"
+            ? part
+            : this.show(this.evalSync(part, env, ctx), part.at, ctx)
+        }
         return VvList.fromText(text)
       }
       case "Ident": {
@@ -1017,7 +1148,11 @@ export class Evaluator {
 
   // ---- operators ----
 
-  /** A value as interpolation prints it. */
+  /**
+   * A value as interpolation prints it.
+   *
+   * @internal
+   */
   private show(v: VvValue, at: number, ctx: Ctx): string {
     try {
       return show(v)
@@ -1027,22 +1162,26 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private not(v: VvValue, e: Ast.Expr, ctx: Ctx): VvValue {
     if (typeof v !== "boolean") this.fail(`not expects a bool, got ${describeKind(v)}`, e.at, ctx)
     return !v
   }
 
+  /** @internal */
   private len(v: VvValue, e: Ast.Expr, ctx: Ctx): VvValue {
     if (!(v instanceof VvList)) this.fail(`len expects a list, got ${describeKind(v)}`, e.at, ctx)
     return BigInt(v.length)
   }
 
+  /** @internal */
   private neg(v: VvValue, e: Ast.Expr, ctx: Ctx): VvValue {
     if (typeof v === "bigint") return int64(-v)
     if (typeof v === "number") return -v
     return this.fail(`cannot negate ${describeKind(v)}`, e.at, ctx)
   }
 
+  /** @internal */
   private try(v: VvValue, e: Ast.Try, ctx: Ctx): VvValue {
     const result = toResult(v)
     if (result === undefined) return v
@@ -1050,6 +1189,7 @@ export class Evaluator {
     throw new TryUnwind(v, ctx.source.location(e.at))
   }
 
+  /** @internal */
   private binary(op: Ast.BinaryOp, a: VvValue, b: VvValue, at: number, ctx: Ctx): VvValue {
     switch (op) {
       case "==":
@@ -1082,9 +1222,17 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private arithmetic(op: "+" | "-" | "*" | "/" | "/:" | "%", a: VvValue, b: VvValue, at: number, ctx: Ctx): VvValue {
     if ((typeof a !== "bigint" && typeof a !== "number") || (typeof b !== "bigint" && typeof b !== "number")) {
-      const verb = { "+": "add", "-": "subtract", "*": "multiply", "/": "divide", "/:": "divide", "%": "take the remainder of" }[op]
+      const verb = {
+        "+": "add",
+        "-": "subtract",
+        "*": "multiply",
+        "/": "divide",
+        "/:": "divide",
+        "%": "take the remainder of"
+      }[op]
       return this.fail(`cannot ${verb} ${describeKind(a)} and ${describeKind(b)} with '${op}'`, at, ctx)
     }
     if (typeof a === "bigint" && typeof b === "bigint") {
@@ -1125,37 +1273,61 @@ export class Evaluator {
     }
   }
 
+  /** @internal */
   private field(object: VvValue, e: Ast.Field, ctx: Ctx): VvValue {
-    if (!(object instanceof VvRecord)) return this.fail(`cannot read field '${e.name}' of ${describeKind(object)}`, e.at, ctx)
+    if (!(object instanceof VvRecord)) {
+      return this.fail(`cannot read field '${e.name}' of ${describeKind(object)}`, e.at, ctx)
+    }
     const v = object.get(e.name)
     return v !== undefined ? v : this.fail(`field '${e.name}' not found in record`, e.at, ctx)
   }
 
+  /** @internal */
   private expectList(v: VvValue, at: number, ctx: Ctx): VvList {
     return v instanceof VvList ? v : this.fail(`cannot index ${describeKind(v)}: a list was expected`, at, ctx)
   }
 
-  /** The position of `index` in `list` (negative counts from the end); out of range fails. */
+  /**
+   * The position of `index` in `list` (negative counts from the end); out of range fails.
+   *
+   * @internal
+   */
   private listIndex(list: VvList, index: VvValue, at: number, ctx: Ctx): number {
     if (typeof index !== "bigint") this.fail(`list index must be an int, got ${describeKind(index)}`, at, ctx)
     const i = index < 0n ? index + BigInt(list.length) : index
-    if (i < 0n || i >= BigInt(list.length)) this.fail(`list index out of range: ${index} (length ${list.length})`, at, ctx)
+    if (i < 0n || i >= BigInt(list.length)) {
+      this.fail(`list index out of range: ${index} (length ${list.length})`, at, ctx)
+    }
     return Number(i)
   }
 
+  /** @internal */
   private index(object: VvValue, index: VvValue, e: Ast.Index, ctx: Ctx): VvValue {
     const list = this.expectList(object, e.at, ctx)
     return list.get(this.listIndex(list, index, e.index.at, ctx))!
   }
 
-  private slice(object: VvValue, start: VvValue | undefined, stop: VvValue | undefined, e: Ast.Slice, ctx: Ctx): VvValue {
-    if (!(object instanceof VvList)) return this.fail(`cannot slice ${describeKind(object)}: a list was expected`, e.at, ctx)
+  /** @internal */
+  private slice(
+    object: VvValue,
+    start: VvValue | undefined,
+    stop: VvValue | undefined,
+    e: Ast.Slice,
+    ctx: Ctx
+  ): VvValue {
+    if (!(object instanceof VvList)) {
+      return this.fail(`cannot slice ${describeKind(object)}: a list was expected`, e.at, ctx)
+    }
     const from = this.sliceBound(object.length, start, 0, e.start?.at ?? e.at, ctx)
     const to = this.sliceBound(object.length, stop, object.length, e.stop?.at ?? e.at, ctx)
     return object.slice(from, Math.max(from, to))
   }
 
-  /** A slice bound: negative counts from the end; clamped to 0..length. */
+  /**
+   * A slice bound: negative counts from the end; clamped to 0..length.
+   *
+   * @internal
+   */
   private sliceBound(length: number, v: VvValue | undefined, fallback: number, at: number, ctx: Ctx): number {
     if (v === undefined) return fallback
     if (typeof v !== "bigint") this.fail(`slice bounds must be ints, got ${describeKind(v)}`, at, ctx)

@@ -77,7 +77,10 @@ class Parser {
   private expect(text: string, context?: string): Token {
     if (this.is(text)) return this.next()
     const token = this.peek()
-    return this.fail(token.at, `expected '${text}'${context === undefined ? "" : ` ${context}`}, found ${describe(token)}`)
+    return this.fail(
+      token.at,
+      `expected '${text}'${context === undefined ? "" : ` ${context}`}, found ${describe(token)}`
+    )
   }
 
   private ident(what: string): Token {
@@ -85,7 +88,9 @@ class Parser {
     if (token.kind === "ident") return this.next()
     return this.fail(
       token.at,
-      token.kind === "keyword" ? `expected ${what}, found keyword '${token.text}'` : `expected ${what}, found ${describe(token)}`
+      token.kind === "keyword"
+        ? `expected ${what}, found keyword '${token.text}'`
+        : `expected ${what}, found ${describe(token)}`
     )
   }
 
@@ -138,7 +143,9 @@ class Parser {
   private parseImport(): Ast.Import {
     const at = this.expect("import").at
     const alias = this.ident("a module name after 'import'").text
-    if (!this.isWord("from")) this.fail(this.peek().at, `expected 'from' after 'import ${alias}', found ${describe(this.peek())}`)
+    if (!this.isWord("from")) {
+      this.fail(this.peek().at, `expected 'from' after 'import ${alias}', found ${describe(this.peek())}`)
+    }
     this.next()
     const path = this.string("a module path (a string)").parts.join("")
     return { _tag: "Import", at, alias, path }
@@ -156,7 +163,10 @@ class Parser {
       const name = this.ident("a name").text
       return { _tag: "Extern", at, abi, kind: "let", name, params: [] }
     }
-    return this.fail(this.peek().at, `expected 'fun' or 'let' after extern ${JSON.stringify(abi)}, found ${describe(this.peek())}`)
+    return this.fail(
+      this.peek().at,
+      `expected 'fun' or 'let' after extern ${JSON.stringify(abi)}, found ${describe(this.peek())}`
+    )
   }
 
   private parseTest(): Ast.Test {
@@ -172,7 +182,10 @@ class Parser {
   private parseBody(construct: string, at: number): Array<Ast.Stmt> {
     const body = this.parseBlock()
     if (!this.is("end")) {
-      this.fail(this.peek().at, `expected 'end' to close '${construct}' at ${this.where(at)}, found ${describe(this.peek())}`)
+      this.fail(
+        this.peek().at,
+        `expected 'end' to close '${construct}' at ${this.where(at)}, found ${describe(this.peek())}`
+      )
     }
     this.next()
     return body
@@ -243,7 +256,9 @@ class Parser {
           return this.fail(at, `unexpected '${token.text}'`)
       }
     }
-    if (token.kind === "ident" && (token.text === "test" || token.text === "extern") && this.peek(1).kind === "string") {
+    if (
+      token.kind === "ident" && (token.text === "test" || token.text === "extern") && this.peek(1).kind === "string"
+    ) {
       this.fail(at, `'${token.text}' declarations are only allowed at the top level of a module`)
     }
     const expr = this.parseExpr()
@@ -323,7 +338,9 @@ class Parser {
     if (!this.is(")")) {
       for (;;) {
         const token = this.ident("a parameter name")
-        if (token.text !== "_" && params.includes(token.text)) this.fail(token.at, `duplicate parameter '${token.text}'`)
+        if (token.text !== "_" && params.includes(token.text)) {
+          this.fail(token.at, `duplicate parameter '${token.text}'`)
+        }
         params.push(token.text)
         if (!this.eat(",")) break
       }
@@ -381,7 +398,9 @@ class Parser {
       // fold a negative int literal, so -9223372036854775808 is in range
       if (literal.kind === "int" && !this.isPostfixStart(1)) {
         this.next()
-        if (literal.value > minIntMagnitude) this.fail(literal.at, `integer literal ${literal.text} is out of the 64-bit range`)
+        if (literal.value > minIntMagnitude) {
+          this.fail(literal.at, `integer literal ${literal.text} is out of the 64-bit range`)
+        }
         return { _tag: "Int", at: token.at, end: literal.end, value: -literal.value }
       }
       const expr = this.parseUnary()

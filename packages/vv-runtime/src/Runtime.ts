@@ -20,13 +20,19 @@ import { parse } from "./Parser.js"
 import { stdNatives } from "./std/natives.js"
 import type { VvRecord, VvValue } from "./Values.js"
 
+const moduleDirectory = Path.dirname(fileURLToPath(import.meta.url))
+
 /**
- * Where the bundled std modules live (`src/std`).
+ * Where the bundled std modules live: the package's `src/std`. The sources find it beside them;
+ * the compiled output (`build/esm/`, which tsc fills with JavaScript only) finds it through
+ * `../../src/std`, which the published package ships.
  *
  * @since 0.1.0
  * @category constants
  */
-export const stdDirectory: string = Path.join(Path.dirname(fileURLToPath(import.meta.url)), "std")
+export const stdDirectory: string = Fs.existsSync(Path.join(moduleDirectory, "std", "console.vv"))
+  ? Path.join(moduleDirectory, "std")
+  : Path.join(moduleDirectory, "..", "..", "src", "std")
 
 /**
  * The std modules the runtime bundles as vv text, by logical path. `std/net.vv`,
@@ -81,7 +87,17 @@ type Entry =
  * @category models
  */
 export class Runtime {
+  /**
+   * The program's bridge: the natives of `std/net.vv`, `std/channel.vv`, `std/sync.vv`.
+   *
+   * @since 0.1.0
+   */
   readonly bridge: Bridge.Bridge<VvValue>
+  /**
+   * The evaluator running the program's tasks.
+   *
+   * @since 0.1.0
+   */
   readonly evaluator: Evaluator
   private readonly cwd: string
   private readonly std: ReadonlyMap<string, ReadonlyMap<string, VvValue>>
@@ -103,13 +119,21 @@ export class Runtime {
     })
   }
 
-  /** The name a file gets in messages: relative to `cwd` when inside it. */
+  /**
+   * The name a file gets in messages: relative to `cwd` when inside it.
+   *
+   * @internal
+   */
   private displayName(file: string): string {
     const relative = Path.relative(this.cwd, file)
     return relative !== "" && !relative.startsWith("..") && !Path.isAbsolute(relative) ? relative : file
   }
 
-  /** The module id of a file: `std/x.vv` for a file of the bundled std, else its absolute path. */
+  /**
+   * The module id of a file: `std/x.vv` for a file of the bundled std, else its absolute path.
+   *
+   * @internal
+   */
   private fileId(file: string): string {
     const absolute = Path.resolve(this.cwd, file)
     const relative = Path.relative(stdDirectory, absolute)
@@ -120,6 +144,7 @@ export class Runtime {
     return absolute
   }
 
+  /** @internal */
   private native(modulePath: string, name: string): VvValue | undefined {
     const own = this.extra.get(modulePath)?.get(name) ?? this.std.get(modulePath)?.get(name)
     if (own !== undefined) return own
@@ -134,7 +159,11 @@ export class Runtime {
     return bridged.get(name)
   }
 
-  /** The text of a std module, or undefined when there is none. */
+  /**
+   * The text of a std module, or undefined when there is none.
+   *
+   * @internal
+   */
   private stdSource(id: string): string | undefined {
     const fromBridge = this.bridge.moduleSource(id)
     if (fromBridge !== undefined) return fromBridge
@@ -142,17 +171,24 @@ export class Runtime {
     return Fs.readFileSync(Path.join(stdDirectory, id.slice("std/".length)), "utf8")
   }
 
-  /** The module id `path` names when imported by `from`. */
+  /**
+   * The module id `path` names when imported by `from`.
+   *
+   * @internal
+   */
   private resolve(path: string, from: ModuleInstance, location: string): string {
     if (path.startsWith("std/")) return Path.posix.normalize(path)
     if (from.id.startsWith("std/")) {
       const id = Path.posix.normalize(Path.posix.join(Path.posix.dirname(from.id), path))
-      if (!id.startsWith("std/")) throw new VvError(`cannot import ${JSON.stringify(path)}: outside the std modules`, location)
+      if (!id.startsWith("std/")) {
+        throw new VvError(`cannot import ${JSON.stringify(path)}: outside the std modules`, location)
+      }
       return id
     }
     return Path.resolve(Path.dirname(from.id), path)
   }
 
+  /** @internal */
   private read(id: string, path: string, location: string): SourceFile {
     if (id.startsWith("std/")) {
       const text = this.stdSource(id)
@@ -170,6 +206,7 @@ export class Runtime {
     return new SourceFile(this.displayName(id), text)
   }
 
+  /** @internal */
   private async importModule(path: string, from: ModuleInstance, location: string, task: Task): Promise<VvRecord> {
     const id = this.resolve(path, from, location)
     const entry = this.modules.get(id)
@@ -183,10 +220,12 @@ export class Runtime {
     return instance.exports
   }
 
+  /** @internal */
   private shortName(id: string): string {
     return id.startsWith("std/") ? id : this.displayName(id)
   }
 
+  /** @internal */
   private async runInstance(instance: ModuleInstance, task: Task): Promise<void> {
     this.modules.set(instance.id, { state: "loading" })
     this.loading.push(instance.id)
@@ -198,7 +237,11 @@ export class Runtime {
     this.modules.set(instance.id, { state: "done", exports: instance.exports })
   }
 
-  /** Parses a file as a module (a `VvSyntaxError` on bad syntax). */
+  /**
+   * Parses a file as a module (a `VvSyntaxError` on bad syntax).
+   *
+   * @since 0.1.0
+   */
   load(file: string): ModuleInstance {
     const id = this.fileId(file)
     const source = id.startsWith("std/")
@@ -210,6 +253,8 @@ export class Runtime {
   /**
    * A module from text. `file` names it and places it: relative imports resolve next to it
    * (it need not exist).
+   *
+   * @since 0.1.0
    */
   loadText(file: string, text: string): ModuleInstance {
     const id = Path.resolve(this.cwd, file)
@@ -219,6 +264,8 @@ export class Runtime {
   /**
    * Runs a module as the main program (tests skipped): its top level, then its defers.
    * Rejects with `VvError`, `VvSyntaxError` or `VvUnhandledError`. Does not dispose.
+   *
+   * @since 0.1.0
    */
   async run(instance: ModuleInstance): Promise<void> {
     await this.runInstance(instance, mainTask())
@@ -227,6 +274,8 @@ export class Runtime {
   /**
    * Prepares a module's tests: runs its imports, externs and `let`/`fun` declarations only.
    * Returns its tests, in order.
+   *
+   * @since 0.1.0
    */
   async prepareTests(instance: ModuleInstance): Promise<ReadonlyArray<Ast.Test>> {
     this.modules.set(instance.id, { state: "loading" })
@@ -240,12 +289,20 @@ export class Runtime {
     return instance.ast.items.flatMap((item) => item.node._tag === "Test" ? [item.node] : [])
   }
 
-  /** Runs one test of a prepared module; rejects when it fails. */
+  /**
+   * Runs one test of a prepared module; rejects when it fails.
+   *
+   * @since 0.1.0
+   */
   runTest(instance: ModuleInstance, test: Ast.Test): Promise<void> {
     return this.evaluator.runTest(instance, test, mainTask())
   }
 
-  /** Ends the program's network life (closes every socket, stops every handler). */
+  /**
+   * Ends the program's network life (closes every socket, stops every handler).
+   *
+   * @since 0.1.0
+   */
   dispose(): Promise<void> {
     return this.bridge.dispose()
   }

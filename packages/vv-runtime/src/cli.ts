@@ -29,9 +29,9 @@ const describeError = (error: unknown): string =>
 
 /** Waits until stdout and stderr have taken everything written so far. */
 const flush = (): Promise<void> =>
-  Promise.all([process.stdout, process.stderr].map((stream) =>
-    new Promise<void>((resolve) => stream.write("", () => resolve()))
-  )).then(() => undefined)
+  Promise.all(
+    [process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write("", () => resolve())))
+  ).then(() => undefined)
 
 /**
  * The directory relative FILE arguments are resolved against: the caller's, also when run as
@@ -55,7 +55,9 @@ export const main = async (args: ReadonlyArray<string>): Promise<number> => {
   }
   if (command === "run" && rest.length === 1) return run(rest[0]!, cwd)
   if (command === "test" && rest.length > 0) return test(rest, cwd)
-  if (command !== undefined && command !== "run" && command !== "test" && !command.startsWith("-") && rest.length === 0) {
+  if (
+    command !== undefined && command !== "run" && command !== "test" && !command.startsWith("-") && rest.length === 0
+  ) {
     return run(command, cwd)
   }
   process.stderr.write(usage)
@@ -94,19 +96,24 @@ const test = async (files: ReadonlyArray<string>, cwd: string): Promise<number> 
   return report.failed === 0 && report.outcomes.length > 0 ? 0 : 1
 }
 
-const isEntry = process.argv[1] !== undefined && /[\\/]bin[\\/]vv(\.js)?$/.test(process.argv[1])
-
-if (isEntry) {
+/**
+ * Runs the `vv` command as the process (what `bin/vv.js` calls): `main(args)`, then exits with
+ * its status once stdout and stderr are flushed. While the program waits with nothing left
+ * to wait for (no socket, no timer: every task blocked on another, a channel nobody sends on
+ * or a mutex nobody unlocks), it reports a deadlock and exits 1, as Go does, instead of
+ * exiting as if the program had finished.
+ *
+ * @since 0.1.0
+ * @category cli
+ */
+export const runMain = (args: ReadonlyArray<string>): void => {
   let finished = false
-  // Nothing left to wait for (no socket, no timer) while the program still waits: every task
-  // is blocked on another (a channel nobody sends on, a mutex nobody unlocks). Go reports
-  // this as a deadlock; so do we, instead of exiting as if the program had finished.
   process.once("beforeExit", () => {
     if (finished) return
     process.stderr.write("fatal error: all tasks are asleep - deadlock!\n")
     process.exit(1)
   })
-  main(process.argv.slice(2)).then(
+  main(args).then(
     async (code) => {
       finished = true
       await flush()

@@ -79,7 +79,9 @@ const casesIn = (dir: string): Array<string> =>
 
 describe("header parsing", () => {
   it("understands the three forms of expectation", { timeout }, () => {
-    expect(expectationOf("// Expect: `vv test` passes this test.\nimport x from \"y\"")).toEqual({ kind: "test-passes" })
+    expect(expectationOf("// Expect: `vv test` passes this test.\nimport x from \"y\"")).toEqual({
+      kind: "test-passes"
+    })
     expect(expectationOf("// Some words.\n// Expect stdout exactly:\n// a b\n// c\nlet x = 1")).toEqual({
       kind: "stdout",
       stdout: "a b\nc\n"

@@ -44,7 +44,11 @@ describe.concurrent("vv run", () => {
       "sub/err.vv": `import console from "std/console.vv"\ndefer console.print("deferred")\nlet x = 104 == 'h'\n`
     })
     const result = await cli(["run", "sub/err.vv"], { cwd: dir })
-    expect(result).toEqual({ code: 1, stdout: "deferred\n", stderr: "sub/err.vv:3:9: cannot compare an int with a char\n" })
+    expect(result).toEqual({
+      code: 1,
+      stdout: "deferred\n",
+      stderr: "sub/err.vv:3:9: cannot compare an int with a char\n"
+    })
   })
 
   it("an unhandled error prints `unhandled error: <message>`, exit 1", { timeout }, async () => {
@@ -65,7 +69,9 @@ describe.concurrent("vv run", () => {
   })
 
   it("reports a deadlock (every task waits, nothing can wake one) instead of hanging", { timeout }, async () => {
-    const dir = writeFiles({ "dl.vv": `import channel from "std/channel.vv"\nlet v = channel.recv(channel.make(), 0)\n` })
+    const dir = writeFiles({
+      "dl.vv": `import channel from "std/channel.vv"\nlet v = channel.recv(channel.make(), 0)\n`
+    })
     const result = await cli(["run", "dl.vv"], { cwd: dir })
     expect(result).toEqual({ code: 1, stdout: "", stderr: "fatal error: all tasks are asleep - deadlock!\n" })
   })
@@ -116,7 +122,9 @@ describe.concurrent("vv test", () => {
     const result = await cli(["test", "ok.vv", "mixed.vv", "broken.vv"], { cwd: dir })
     expect(result.code).toBe(1)
     expect(result.stdout).toMatch(/^FAIL mixed\.vv: bad\n {4}mixed\.vv:3:12: assertion failed: id\(1\) == 2$/m)
-    expect(result.stdout).toMatch(/^FAIL broken\.vv\n {4}broken\.vv:2:1: syntax error: expected 'end' to close 'test' at 1:1, found end of file$/m)
+    expect(result.stdout).toMatch(
+      /^FAIL broken\.vv\n {4}broken\.vv:2:1: syntax error: expected 'end' to close 'test' at 1:1, found end of file$/m
+    )
     expect(result.stdout).toMatch(/^3 passed, 2 failed$/m)
     noStack(result.stdout + result.stderr)
   })
@@ -146,7 +154,15 @@ describe("the repository root script", () => {
       const env = { ...process.env }
       delete env["npm_lifecycle_event"]
       delete env["INIT_CWD"]
-      const child = spawn("npx", ["-y", "pnpm@12.4.2", "--dir", root, "vv", "run", Path.relative(dir, Path.join(dir, "rel.vv"))], {
+      const child = spawn("npx", [
+        "-y",
+        "pnpm@12.4.2",
+        "--dir",
+        root,
+        "vv",
+        "run",
+        Path.relative(dir, Path.join(dir, "rel.vv"))
+      ], {
         cwd: dir,
         env
       })

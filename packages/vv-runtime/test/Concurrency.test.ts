@@ -18,7 +18,8 @@ import console from "std/console.vv"
 
 describe("handlers run concurrently and share closures", () => {
   it("a shared counter guarded by a mutex, completion signalled over a channel", { timeout }, async () => {
-    expect(await output(`${prelude}
+    expect(
+      await output(`${prelude}
       let listener = try net.listen("tcp", "127.0.0.1:7000")
       defer net.close(listener)
       let mu = sync.mutex()
@@ -46,11 +47,13 @@ describe("handlers run concurrently and share closures", () => {
         j += 1
       end
       console.print("served", served)
-    `)).toBe("served 30\n")
+    `)
+    ).toBe("served 30\n")
   })
 
   it("a waiting handler lets the others and the main program run", { timeout }, async () => {
-    expect(await output(`${prelude}
+    expect(
+      await output(`${prelude}
       let listener = try net.listen("tcp", "127.0.0.1:7001")
       let log = []
       let done = channel.make()
@@ -68,11 +71,13 @@ describe("handlers run concurrently and share closures", () => {
       try net.write(a, "first")
       let _ = try channel.recv(done, 5000)
       console.print(log)
-    `)).toBe("[6, 5]\n")
+    `)
+    ).toBe("[6, 5]\n")
   })
 
   it("defer net.close(conn) closes the connection when the handler ends", { timeout }, async () => {
-    expect(await output(`${prelude}
+    expect(
+      await output(`${prelude}
       let listener = try net.listen("tcp", "127.0.0.1:7002")
       fun greet(conn)
         defer net.close(conn)
@@ -83,7 +88,8 @@ describe("handlers run concurrently and share closures", () => {
       let got = try net.read(c, 10)
       let eof = try net.read(c, 10)
       console.print(got, eof == [], len(eof))
-    `)).toBe("[104, 105] true 0\n")
+    `)
+    ).toBe("[104, 105] true 0\n")
   })
 
   it("a handler's runtime error is logged with its location and the accept loop goes on", { timeout }, async () => {
@@ -107,7 +113,9 @@ describe("handlers run concurrently and share closures", () => {
     expect(outcome.error).toBeUndefined()
     expect(outcome.stdout).toBe("second handler saw n = 2\n")
     expect(outcome.logs).toHaveLength(1)
-    expect(outcome.logs[0]).toMatch(/^error: net\.accept: handler failed for .*: main\.vv:14:22: cannot add an int and a list with '\+'$/)
+    expect(outcome.logs[0]).toMatch(
+      /^error: net\.accept: handler failed for .*: main\.vv:14:22: cannot add an int and a list with '\+'$/
+    )
   })
 
   it("a handler's try of an error returns it from the handler (logged), the program goes on", { timeout }, async () => {
@@ -172,8 +180,12 @@ describe("the end of the main module", () => {
 })
 
 describe("std/io over a connection", () => {
-  it("text.read_line decodes a character split across network reads, without waiting for EOF", { timeout }, async () => {
-    expect(await output(`${prelude}
+  it(
+    "text.read_line decodes a character split across network reads, without waiting for EOF",
+    { timeout },
+    async () => {
+      expect(
+        await output(`${prelude}
       import text from "std/io/text.vv"
       import utf8 from "std/encoding/utf8.vv"
       let listener = try net.listen("tcp", "127.0.0.1:7007")
@@ -195,11 +207,14 @@ describe("std/io over a connection", () => {
       console.print(first.char, "|{line}|", "|{second}|")
       channel.send(go, true)
       console.print(text.read_line(r))
-    `)).toBe("H |Hi €| |ok|\n{ type = error, value = EOF }\n")
-  })
+    `)
+      ).toBe("H |Hi €| |ok|\n{ type = error, value = EOF }\n")
+    }
+  )
 
   it("bytes.reader reads exactly n bytes across reads, partial at EOF", { timeout }, async () => {
-    expect(await output(`${prelude}
+    expect(
+      await output(`${prelude}
       import bytes from "std/io/bytes.vv"
       let listener = try net.listen("tcp", "127.0.0.1:7008")
       fun writer(conn)
@@ -212,6 +227,9 @@ describe("std/io over a connection", () => {
       let r = try bytes.reader(try net.reader(c), 2)
       console.print(try r.read(r, 4), try r.peek(r, 3), try bytes.read_all(r), try r.read(r, 1) == [])
       console.print(r.close(r), r.close(r))
-    `)).toMatch(/^\[1, 2, 3, 4\] \[5\] \[5\] true\n\{ type = ok, value = \{ type = none \} \} \{ type = error, value = close .*use of closed network connection \}\n$/)
+    `)
+    ).toMatch(
+      /^\[1, 2, 3, 4\] \[5\] \[5\] true\n\{ type = ok, value = \{ type = none \} \} \{ type = error, value = close .*use of closed network connection \}\n$/
+    )
   })
 })

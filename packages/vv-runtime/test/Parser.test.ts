@@ -64,7 +64,9 @@ const syntaxError = (text: string): string => {
 
 describe("lexer", () => {
   const kinds = (text: string) =>
-    tokenize(new SourceFile("t.vv", text)).map((t) => `${t.kind}:${t.kind === "string" ? JSON.stringify(t.parts) : t.text}`)
+    tokenize(new SourceFile("t.vv", text)).map((t) =>
+      `${t.kind}:${t.kind === "string" ? JSON.stringify(t.parts) : t.text}`
+    )
 
   it("reads numbers, names, keywords and operators; newlines mean nothing", { timeout }, () => {
     expect(kinds("let x1 = 42 +\n 1.5 /: 2e3 <= y")).toEqual([
@@ -185,7 +187,10 @@ describe("parser: statements and modules", () => {
       fun h() defer close(x) assert a == b return end
     `)
     expect(b).toMatchObject({ _tag: "Begin", body: [{ _tag: "Let" }] })
-    expect(w).toMatchObject({ _tag: "While", body: [{ _tag: "If", branches: [{ body: [{ _tag: "Continue" }] }] }, { _tag: "Break" }] })
+    expect(w).toMatchObject({
+      _tag: "While",
+      body: [{ _tag: "If", branches: [{ body: [{ _tag: "Continue" }] }] }, { _tag: "Break" }]
+    })
     expect(i).toMatchObject({ _tag: "If", branches: [{ body: [{}] }, { body: [{}] }, { body: [] }], otherwise: [{}] })
     const body = ((f as Ast.Let).value as Ast.FunLit).body
     expect(body.map((s) => s._tag)).toEqual(["Defer", "Assert", "Return"])
@@ -287,9 +292,15 @@ describe("parser: errors name file:line:column", () => {
     expect(syntaxError("let x = 9223372036854775808")).toBe(
       "bad.vv:1:9: syntax error: integer literal 9223372036854775808 is out of the 64-bit range"
     )
-    expect(syntaxError("if a else else end")).toBe("bad.vv:1:11: syntax error: 'else' after the final 'else' of an 'if'")
-    expect(syntaxError("let x = [1, 2")).toBe("bad.vv:1:14: syntax error: expected ']' to close the list, found end of file")
-    expect(syntaxError("import x \"a.vv\"")).toBe("bad.vv:1:10: syntax error: expected 'from' after 'import x', found string \"a.vv\"")
+    expect(syntaxError("if a else else end")).toBe(
+      "bad.vv:1:11: syntax error: 'else' after the final 'else' of an 'if'"
+    )
+    expect(syntaxError("let x = [1, 2")).toBe(
+      "bad.vv:1:14: syntax error: expected ']' to close the list, found end of file"
+    )
+    expect(syntaxError("import x \"a.vv\"")).toBe(
+      "bad.vv:1:10: syntax error: expected 'from' after 'import x', found string \"a.vv\""
+    )
     expect(syntaxError("extern \"native\" var x")).toBe(
       "bad.vv:1:17: syntax error: expected 'fun' or 'let' after extern \"native\", found 'var'"
     )

@@ -148,5 +148,4 @@ export const defineNative = <V>(
 })
 
 /** @internal The message of anything thrown, for log lines. */
-export const messageOf = (u: unknown): string =>
-  u instanceof Error ? u.message : typeof u === "string" ? u : String(u)
+export const messageOf = (u: unknown): string => u instanceof Error ? u.message : typeof u === "string" ? u : String(u)

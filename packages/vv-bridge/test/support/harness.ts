@@ -9,10 +9,10 @@ import type * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Bridge, DefaultHost, StdNet } from "../../src/index.js"
 import type { VvValue } from "../../src/DefaultHost.js"
 import { VvList, VvRecord, VvUserdata } from "../../src/DefaultHost.js"
 import type { LogLevel } from "../../src/Host.js"
+import { Bridge, DefaultHost, StdNet } from "../../src/index.js"
 
 export const { chars, error, fun, int, ints, none, ok, record, show } = DefaultHost
 

@@ -14,7 +14,19 @@
 import { VvRuntimeError } from "@vvnet/vv-bridge"
 import { nativeFunction } from "../Evaluator.js"
 import { show } from "../Printer.js"
-import { chars, describeKind, error, kindOf, none, ok, VvChar, type VvFunction, VvList, VvRecord, type VvValue } from "../Values.js"
+import {
+  chars,
+  describeKind,
+  error,
+  kindOf,
+  none,
+  ok,
+  VvChar,
+  type VvFunction,
+  VvList,
+  VvRecord,
+  type VvValue
+} from "../Values.js"
 
 const fail = (native: string, message: string): never => {
   throw new VvRuntimeError(`${native}: ${message}`, { native })
@@ -114,7 +126,9 @@ export const stdNatives = (out: (text: string) => void): ReadonlyMap<string, Rea
           const items = list("decode", "bytes", value!)
           const bytes: Array<number> = []
           for (const item of items) {
-            if (typeof item !== "bigint") return fail("decode", `expects bytes to be a list of ints, got ${describeKind(item)} in it`)
+            if (typeof item !== "bigint") {
+              return fail("decode", `expects bytes to be a list of ints, got ${describeKind(item)} in it`)
+            }
             bytes.push(Number(BigInt.asUintN(8, item)))
             if (bytes.length === 4) break
           }

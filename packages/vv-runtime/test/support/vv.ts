@@ -126,7 +126,13 @@ export const cli = (
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
-      reject(new Error(`vv ${args.join(" ")} did not exit within ${options.timeoutMs ?? 20_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
+      reject(
+        new Error(
+          `vv ${args.join(" ")} did not exit within ${
+            options.timeoutMs ?? 20_000
+          } ms\nstdout: ${stdout}\nstderr: ${stderr}`
+        )
+      )
     }, options.timeoutMs ?? 20_000)
     child.on("error", (e) => {
       clearTimeout(timer)

@@ -1,0 +1,131 @@
+/**
+ * vv-bridge: the natives of `std/net.vv` (`@vvnet/vv-bridge`), driven as the project's vv runtime
+ * drives them, with the default value representation (`DefaultHost`): look each native up by
+ * module path and name, call it with an argument list of vv values, await its promise, unwrap
+ * results as vv's `try` does (`DefaultHost.toResult`). Only bulk is implemented (design.md §5:
+ * vv-bridge bulk ≥ 0.5× raw). One run is the vv program
+ *
+ * ```vv
+ * let listener = try net.listen("tcp", "127.0.0.1:0")
+ * net.accept(listener, fun(conn)                    // the handler, a vv function value
+ *     defer net.close(conn)
+ *     while true
+ *         let chunk = try net.read(conn, 65536)
+ *         if len(chunk) == 0 break end
+ *         // count and check chunk (PatternCounter)
+ *     end
+ * end)
+ * let conn = try net.dial("tcp", address)
+ * // buf: one 64 KiB list of ints, byte i = i % 256, built once and written again and again
+ * for each write: try net.write(conn, buf)
+ * try net.close(conn)
+ * ```
+ *
+ * with a fresh `Bridge` (its own runtime and NodeNet layer) per run, disposed at the end, as a
+ * vv program's end is.
+ *
+ * The written list is built the way a vv program builds it: `let buf = []` then
+ * `list.push(buf, i % 256)` per element (the vv runtime evaluates `[]` with
+ * `VvList.unsafeFromArray`). DefaultHost stores a list of ints 0..255 as bytes, so `write` sends
+ * it with one copy; whatever storage the host chose is what this measures. It is built once per
+ * process and size, outside the timed runs, and reused for every write, as a program writing the
+ * same buffer would.
+ */
+import { Bridge, DefaultHost, type Host, StdNet } from "@vvnet/vv-bridge"
+import { HOST, type Variant } from "../types.js"
+import { PatternCounter } from "../verify.js"
+
+type V = DefaultHost.VvValue
+const { VvList } = DefaultHost
+
+const tcp = DefaultHost.chars("tcp")
+
+/** vv's `try`: the value of an ok result; an error result stops the run with its message. */
+const unwrap = (native: string, value: V): V => {
+  const result = DefaultHost.toResult(value)
+  if (result === undefined) return value
+  if (!result.ok) throw new Error(`net.${native}: ${DefaultHost.show(result.value)}`)
+  return result.value
+}
+
+/** The list a vv program writes: `let buf = []`, then `push(buf, i % 256)` for each i. */
+const buffers = new Map<number, DefaultHost.VvList>()
+const bufferOf = (size: number): DefaultHost.VvList => {
+  let buf = buffers.get(size)
+  if (buf === undefined) {
+    buf = VvList.unsafeFromArray([]) // `[]`, as the vv runtime evaluates a list literal
+    for (let i = 0; i < size; i++) buf.push(BigInt(i) % 256n) // `list.push(buf, i % 256)`
+    buffers.set(size, buf)
+  }
+  return buf
+}
+
+/** The bytes of a list `read` returned (byte-backed; other storage is converted). */
+const bytesOf = (list: DefaultHost.VvList): Uint8Array =>
+  list.byteView() ?? Uint8Array.from(list, (v) => Number(v as bigint))
+
+export const variant: Variant = {
+  id: "vv-bridge",
+  label: "vv-bridge (std/net.vv natives)",
+
+  async bulk({ bytes, readSize, writeSize }) {
+    const buf = bufferOf(writeSize)
+    const bridge = Bridge.make(DefaultHost.host)
+    const natives = bridge.natives("std/net.vv")
+    const native = (name: string): Host.Native<V> => {
+      const n = natives.get(name)
+      if (n === undefined) throw new Error(`extern native: ${name} not registered`)
+      return n
+    }
+    const listen = native("listen")
+    const accept = native("accept")
+    const dial = native("dial")
+    const read = native("read")
+    const write = native("write")
+    const close = native("close")
+    const n = BigInt(readSize)
+    try {
+      const counter = new PatternCounter()
+      let handlerDone!: () => void
+      let handlerFailed!: (error: unknown) => void
+      const received = new Promise<void>((resolve, reject) => {
+        handlerDone = resolve
+        handlerFailed = reject
+      })
+      received.catch(() => {}) // awaited below; a failure while the client still writes is not unhandled
+      const handler = DefaultHost.fun("handler", 1, async ([conn]) => {
+        try {
+          for (;;) {
+            const chunk = unwrap("read", await read.call([conn!, n]))
+            if (!(chunk instanceof VvList)) throw new Error(`net.read: not a list: ${DefaultHost.show(chunk)}`)
+            if (chunk.length === 0) break
+            counter.add(bytesOf(chunk))
+          }
+          unwrap("close", await close.call([conn!])) // defer net.close(conn)
+          handlerDone()
+        } catch (error) {
+          handlerFailed(error)
+        }
+        return DefaultHost.none()
+      })
+
+      const listener = unwrap("listen", await listen.call([tcp, DefaultHost.chars(`${HOST}:0`)]))
+      const handle = bridge.host.toUserdata(listener)
+      if (!(handle instanceof StdNet.ListenerHandle)) throw new Error("net.listen: not a listener")
+      const address = handle.listener.address // vv code would use a fixed port; port 0 here
+      await accept.call([listener, handler]) // none, at once
+      const conn = unwrap("dial", await dial.call([tcp, DefaultHost.chars(address)]))
+      const count = bytes / writeSize
+      for (let i = 0; i < count; i++) {
+        const wrote = unwrap("write", await write.call([conn, buf]))
+        if (wrote !== BigInt(writeSize)) throw new Error(`net.write: wrote ${DefaultHost.show(wrote)} of ${writeSize}`)
+      }
+      unwrap("close", await close.call([conn]))
+      await received
+      unwrap("close", await close.call([listener]))
+      return { received: counter.bytes, errors: counter.errors }
+    } finally {
+      await bridge.dispose()
+    }
+  }
+}
