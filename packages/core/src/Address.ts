@@ -277,8 +277,7 @@ const isHostName = (s: string): boolean => {
  * @since 0.1.0
  * @category utils
  */
-export const ipVersion = (host: string): 4 | 6 | undefined =>
-  isIPv4(host) ? 4 : isIPv6(host) ? 6 : undefined
+export const ipVersion = (host: string): 4 | 6 | undefined => isIPv4(host) ? 4 : isIPv6(host) ? 6 : undefined
 
 /** Decimal digits only, 0..65535 (leading zeros allowed, as Go's `parsePort`). */
 const parsePort = (s: string): number | undefined => {

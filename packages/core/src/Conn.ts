@@ -125,7 +125,10 @@ export const readFull = (conn: Conn, n: number): Effect.Effect<Uint8Array, NetEr
  * @since 0.1.0
  * @category combinators
  */
-export const readAll = (conn: Conn, maxBytes: number = 64 * 1024 * 1024): Effect.Effect<Uint8Array, NetError.NetError> =>
+export const readAll = (
+  conn: Conn,
+  maxBytes: number = 64 * 1024 * 1024
+): Effect.Effect<Uint8Array, NetError.NetError> =>
   Effect.suspend(() => {
     const chunks: Array<Uint8Array> = []
     let total = 0

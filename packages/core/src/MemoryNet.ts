@@ -21,7 +21,7 @@ import { PCGRandom } from "effect/Utils"
 import * as Address from "./Address.js"
 import type { Conn } from "./Conn.js"
 import { ConnImpl } from "./internal/conn.js"
-import { ListenerImpl, defaultBacklog } from "./internal/listener.js"
+import { defaultBacklog, ListenerImpl } from "./internal/listener.js"
 import { clockTimer, type Timer } from "./internal/timer.js"
 import { invalidNonNegative, invalidPositive } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
@@ -72,7 +72,13 @@ const epipe: OsError = { code: "EPIPE", syscall: "write" }
 const econnrefused: OsError = { code: "ECONNREFUSED", syscall: "connect" }
 
 type Op =
-  | { readonly _tag: "data"; readonly data: Uint8Array; offset: number; readonly done: (e?: OsError) => void; due: boolean }
+  | {
+    readonly _tag: "data"
+    readonly data: Uint8Array
+    offset: number
+    readonly done: (e?: OsError) => void
+    due: boolean
+  }
   | { readonly _tag: "fin"; readonly done: (e?: OsError) => void }
 
 /**
@@ -213,7 +219,11 @@ class FaultSource {
   constructor(faults: Faults) {
     this.random = new PCGRandom(faults.seed)
     this.resetAfterBytes = faults.resetAfterBytes
-    this.shortMax = faults.shortReads === true ? 7 : typeof faults.shortReads === "number" ? faults.shortReads : undefined
+    this.shortMax = faults.shortReads === true
+      ? 7
+      : typeof faults.shortReads === "number"
+      ? faults.shortReads
+      : undefined
     this.delayRange = faults.delay
   }
 
@@ -248,12 +258,19 @@ const invalidOptions = (options: Options | undefined): string | undefined => {
   const faults = options.faults
   const checks: Array<string | undefined> = [
     options.readBufferSize !== undefined ? invalidPositive("readBufferSize", options.readBufferSize) : undefined,
-    faults !== undefined && !Number.isFinite(faults.seed) ? `invalid argument: faults.seed must be a finite number, got ${faults.seed}` : undefined,
-    faults?.resetAfterBytes !== undefined ? invalidNonNegative("faults.resetAfterBytes", faults.resetAfterBytes) : undefined,
+    faults !== undefined && !Number.isFinite(faults.seed)
+      ? `invalid argument: faults.seed must be a finite number, got ${faults.seed}`
+      : undefined,
+    faults?.resetAfterBytes !== undefined
+      ? invalidNonNegative("faults.resetAfterBytes", faults.resetAfterBytes)
+      : undefined,
     typeof faults?.shortReads === "number" ? invalidPositive("faults.shortReads", faults.shortReads) : undefined,
     faults?.delay !== undefined
-      ? invalidNonNegative("faults.delay.min", faults.delay.min) ?? invalidNonNegative("faults.delay.max", faults.delay.max) ??
-        (faults.delay.max < faults.delay.min ? "invalid argument: faults.delay.max must not be below faults.delay.min" : undefined)
+      ? invalidNonNegative("faults.delay.min", faults.delay.min) ??
+        invalidNonNegative("faults.delay.max", faults.delay.max) ??
+        (faults.delay.max < faults.delay.min
+          ? "invalid argument: faults.delay.max must not be below faults.delay.min"
+          : undefined)
       : undefined
   ]
   return checks.find((reason) => reason !== undefined)
@@ -406,7 +423,12 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
       const toServer = new Pipe(target.readBufferSize, timer, faults)
       const toClient = new Pipe(size, timer, faults)
       const shortRead = faults?.hasShortReads === true ? faults.shortRead : undefined
-      const client = new ConnImpl(endpoint(addr.network, localAddress, remoteAddress, toServer, toClient), timer, size, shortRead)
+      const client = new ConnImpl(
+        endpoint(addr.network, localAddress, remoteAddress, toServer, toClient),
+        timer,
+        size,
+        shortRead
+      )
       const server = new ConnImpl(
         endpoint(addr.network, remoteAddress, localAddress, toClient, toServer),
         timer,
@@ -440,7 +462,8 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
       })
 
     return Net.Net.of({
-      dial: (network, address, dialOptions) => dial(network, address, dialOptions) as Effect.Effect<Conn, NetError.NetError, Scope.Scope>,
+      dial: (network, address, dialOptions) =>
+        dial(network, address, dialOptions) as Effect.Effect<Conn, NetError.NetError, Scope.Scope>,
       listen: (network, address, listenOptions) =>
         Effect.acquireRelease(listen(network, address, listenOptions), (l) => l.close) as Effect.Effect<
           Listener,

@@ -413,7 +413,12 @@ export interface ErrnoContext {
  * @category errno
  */
 export const fromErrno = (
-  cause: { readonly code?: unknown; readonly syscall?: unknown; readonly message?: unknown; readonly hostname?: unknown },
+  cause: {
+    readonly code?: unknown
+    readonly syscall?: unknown
+    readonly message?: unknown
+    readonly hostname?: unknown
+  },
   context: ErrnoContext
 ): NetError => {
   const code = typeof cause.code === "string" ? cause.code : undefined

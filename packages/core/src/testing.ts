@@ -49,8 +49,29 @@ import type * as NetError from "./NetError.js"
  * @category models
  */
 export type CaseId =
-  | "C01" | "C02" | "C03" | "C04" | "C05" | "C06" | "C07" | "C08" | "C09" | "C10" | "C11" | "C12"
-  | "C12-fd-limit" | "C13" | "C14" | "C15" | "C16" | "R1" | "R6" | "R8" | "S1" | "S2" | "P1"
+  | "C01"
+  | "C02"
+  | "C03"
+  | "C04"
+  | "C05"
+  | "C06"
+  | "C07"
+  | "C08"
+  | "C09"
+  | "C10"
+  | "C11"
+  | "C12"
+  | "C12-fd-limit"
+  | "C13"
+  | "C14"
+  | "C15"
+  | "C16"
+  | "R1"
+  | "R6"
+  | "R8"
+  | "S1"
+  | "S2"
+  | "P1"
 
 /**
  * What the suite needs to know about the implementation under test.
@@ -331,36 +352,43 @@ export const conformance = (options: Options): void => {
       it.skip(`C10 listen tcp [::1]:0 [skipped for ${options.name}: the host has no IPv6 loopback]`, () => {})
     }
 
-    test("C11", "listener close with serve running, 50 times: refused after, listen again works", () =>
-      Effect.gen(function*() {
-        const started = yield* Ref.make(0)
-        for (let i = 0; i < 50; i++) {
-          const scope = yield* Scope.make()
-          const listener = yield* Scope.extend(
-            serve((conn) => Effect.zipRight(Ref.update(started, (n) => n + 1), conn.read(1))),
-            scope
-          )
-          const address = listener.address
-          yield* Effect.scoped(Effect.flatMap(Net.dial(network, address), (c) => c.write("x")))
-          yield* Scope.close(scope, Exit.void)
-          const afterClose = yield* Ref.get(started)
-          const exit = yield* Effect.exit(Effect.scoped(Net.dial(network, address)))
-          if (network === "unix") expect(Exit.isFailure(exit)).toBe(true)
-          else expect(tagOf(exit)).toBe("ConnectionRefused")
-          yield* Effect.scoped(Net.listen(network, address))
-          expect(yield* Ref.get(started)).toBe(afterClose)
-        }
-      }))
+    test(
+      "C11",
+      "listener close with serve running, 50 times: refused after, listen again works",
+      () =>
+        Effect.gen(function*() {
+          const started = yield* Ref.make(0)
+          for (let i = 0; i < 50; i++) {
+            const scope = yield* Scope.make()
+            const listener = yield* Scope.extend(
+              serve((conn) => Effect.zipRight(Ref.update(started, (n) => n + 1), conn.read(1))),
+              scope
+            )
+            const address = listener.address
+            yield* Effect.scoped(Effect.flatMap(Net.dial(network, address), (c) => c.write("x")))
+            yield* Scope.close(scope, Exit.void)
+            const afterClose = yield* Ref.get(started)
+            const exit = yield* Effect.exit(Effect.scoped(Net.dial(network, address)))
+            if (network === "unix") expect(Exit.isFailure(exit)).toBe(true)
+            else expect(tagOf(exit)).toBe("ConnectionRefused")
+            yield* Effect.scoped(Net.listen(network, address))
+            expect(yield* Ref.get(started)).toBe(afterClose)
+          }
+        })
+    )
 
     test("C12", "the accept loop survives a failing handler and a dying one", () =>
       Effect.gen(function*() {
         const count = yield* Ref.make(0)
         const listener = yield* serve((conn) =>
-          Effect.flatMap(Ref.getAndUpdate(count, (n) => n + 1), (n): Effect.Effect<unknown, string | NetError.NetError> => {
-            if (n === 0) return Effect.fail("handler failed on purpose")
-            if (n === 1) return Effect.die("handler died on purpose")
-            return Effect.flatMap(conn.read(64), (data) => conn.write(data))
-          })
+          Effect.flatMap(
+            Ref.getAndUpdate(count, (n) => n + 1),
+            (n): Effect.Effect<unknown, string | NetError.NetError> => {
+              if (n === 0) return Effect.fail("handler failed on purpose")
+              if (n === 1) return Effect.die("handler died on purpose")
+              return Effect.flatMap(conn.read(64), (data) => conn.write(data))
+            }
+          )
         )
         for (let i = 0; i < 2; i++) {
           const failed = yield* Effect.scoped(Effect.flatMap(dial(listener), (c) => Effect.exit(c.read(1))))
@@ -378,28 +406,32 @@ export const conformance = (options: Options): void => {
       () => {}
     )
 
-    test("C13", "backpressure: a writer to a peer that never reads suspends; a write deadline ends it", () =>
-      Effect.gen(function*() {
-        const written = yield* Ref.make(0)
-        const chunk = new Uint8Array(64 * 1024)
-        const { client, server } = yield* pair
-        const rssBefore = options.rss?.()
-        const writer = yield* Effect.fork(Effect.gen(function*() {
-          for (let i = 0; i < 4096; i++) {
-            yield* server.write(chunk)
-            yield* Ref.update(written, (n) => n + chunk.length)
-          }
-        }))
-        yield* Effect.sleep(Duration.millis(500))
-        const soFar = yield* Ref.get(written)
-        expect(soFar).toBeLessThan(64 * MiB)
-        expect(writer.unsafePoll()).toBeNull()
-        if (rssBefore !== undefined) expect(options.rss!() - rssBefore).toBeLessThan(32 * MiB)
-        yield* server.setWriteTimeout(500)
-        const exit = yield* Fiber.await(writer)
-        expect(tagOf(exit)).toBe("Timeout")
-        yield* client.close
-      }))
+    test(
+      "C13",
+      "backpressure: a writer to a peer that never reads suspends; a write deadline ends it",
+      () =>
+        Effect.gen(function*() {
+          const written = yield* Ref.make(0)
+          const chunk = new Uint8Array(64 * 1024)
+          const { client, server } = yield* pair
+          const rssBefore = options.rss?.()
+          const writer = yield* Effect.fork(Effect.gen(function*() {
+            for (let i = 0; i < 4096; i++) {
+              yield* server.write(chunk)
+              yield* Ref.update(written, (n) => n + chunk.length)
+            }
+          }))
+          yield* Effect.sleep(Duration.millis(500))
+          const soFar = yield* Ref.get(written)
+          expect(soFar).toBeLessThan(64 * MiB)
+          expect(writer.unsafePoll()).toBeNull()
+          if (rssBefore !== undefined) expect(options.rss!() - rssBefore).toBeLessThan(32 * MiB)
+          yield* server.setWriteTimeout(500)
+          const exit = yield* Fiber.await(writer)
+          expect(tagOf(exit)).toBe("Timeout")
+          yield* client.close
+        })
+    )
 
     test("C14", "huge n is bounded by what arrived; bad n is InvalidArgument", () =>
       Effect.gen(function*() {
@@ -481,27 +513,37 @@ export const conformance = (options: Options): void => {
         expect(joined).toEqual(payload)
       }))
 
-    test("R6", "close unblocks a pending accept and write; later operations fail with Closed", () =>
-      Effect.gen(function*() {
-        const { client, listener, server } = yield* pair
-        const accepting = yield* Effect.fork(Effect.exit(Effect.scoped(listener.accept)))
-        yield* Effect.sleep(Duration.millis(20))
-        yield* listener.close
-        expect(tagOf(yield* Fiber.join(accepting))).toBe("Closed")
-        expect(tagOf(yield* Effect.exit(Effect.scoped(listener.accept)))).toBe("Closed")
+    test(
+      "R6",
+      "close unblocks a pending accept and write; later operations fail with Closed",
+      () =>
+        Effect.gen(function*() {
+          const { client, listener, server } = yield* pair
+          const accepting = yield* Effect.fork(Effect.exit(Effect.scoped(listener.accept)))
+          yield* Effect.sleep(Duration.millis(20))
+          yield* listener.close
+          expect(tagOf(yield* Fiber.join(accepting))).toBe("Closed")
+          expect(tagOf(yield* Effect.exit(Effect.scoped(listener.accept)))).toBe("Closed")
 
-        const big = new Uint8Array(32 * MiB)
-        const writing = yield* Effect.fork(Effect.exit(server.write(big)))
-        yield* Effect.sleep(Duration.millis(100))
-        yield* server.close
-        expect(tagOf(yield* Fiber.join(writing))).toBe("Closed")
-        for (
-          const op of [server.read(1), server.write("x"), server.closeWrite, server.setReadTimeout(10), server.setWriteTimeout(10)]
-        ) {
-          expect(tagOf(yield* Effect.exit(op as Effect.Effect<unknown, NetError.NetError>))).toBe("Closed")
-        }
-        yield* client.close
-      }))
+          const big = new Uint8Array(32 * MiB)
+          const writing = yield* Effect.fork(Effect.exit(server.write(big)))
+          yield* Effect.sleep(Duration.millis(100))
+          yield* server.close
+          expect(tagOf(yield* Fiber.join(writing))).toBe("Closed")
+          for (
+            const op of [
+              server.read(1),
+              server.write("x"),
+              server.closeWrite,
+              server.setReadTimeout(10),
+              server.setWriteTimeout(10)
+            ]
+          ) {
+            expect(tagOf(yield* Effect.exit(op as Effect.Effect<unknown, NetError.NetError>))).toBe("Closed")
+          }
+          yield* client.close
+        })
+    )
 
     test("R8", "interrupting a read or an accept loses nothing", () =>
       Effect.gen(function*() {

@@ -84,7 +84,12 @@ const checkPositive = (op: NetError.Op, network: string, address: string, name: 
 const checkMillis = (op: NetError.Op, network: string, address: string, name: string, value: unknown) =>
   value === undefined || (typeof value === "number" && Number.isFinite(value) && value >= 0)
     ? undefined
-    : invalid(op, network, address, `invalid argument: ${name} must be a finite, non-negative number of milliseconds, got ${String(value)}`)
+    : invalid(
+      op,
+      network,
+      address,
+      `invalid argument: ${name} must be a finite, non-negative number of milliseconds, got ${String(value)}`
+    )
 
 const checkBoolean = (op: NetError.Op, network: string, address: string, name: string, value: unknown) =>
   value === undefined || typeof value === "boolean"
@@ -183,7 +188,9 @@ export const make = (options?: Options): Net.Net["Type"] => {
         checkPositive("listen", network, address, "readBufferSize", listenOptions?.readBufferSize)
       if (bad !== undefined) return yield* bad
       const [addr, target] = yield* resolveTarget("listen", network, address)
-      if (target.kind === "unix") yield* prepareUnixPath(network, address, target.path, listenOptions?.reclaimStaleSocket === true)
+      if (target.kind === "unix") {
+        yield* prepareUnixPath(network, address, target.path, listenOptions?.reclaimStaleSocket === true)
+      }
       return yield* owned(new ListenAttempt(addr.network, network, address, target, listenOptions))
     })
 
@@ -197,13 +204,16 @@ export const make = (options?: Options): Net.Net["Type"] => {
  * the Scope: no window leaks a socket, and a failed attempt leaves nothing in the Scope.
  */
 const owned = <A>(attempt: { readonly run: Effect.Effect<A, NetError.NetError>; dispose(): void }) =>
-  Effect.flatMap(Effect.scope, (scope) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.onExit(restore(attempt.run), (exit) => {
-        const dispose = Effect.sync(() => attempt.dispose())
-        return Exit.isSuccess(exit) ? Scope.addFinalizer(scope, dispose) : dispose
-      })
-    ))
+  Effect.flatMap(
+    Effect.scope,
+    (scope) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.onExit(restore(attempt.run), (exit) => {
+          const dispose = Effect.sync(() => attempt.dispose())
+          return Exit.isSuccess(exit) ? Scope.addFinalizer(scope, dispose) : dispose
+        })
+      )
+  )
 
 /** One dial: tries each resolved address in turn until one connects. */
 class DialAttempt {
@@ -299,8 +309,10 @@ class DialAttempt {
     const hosts = this.target.kind === "unix" ? [""] : this.target.hosts
     const timeout = this.options?.timeout ?? 0
     const loop = (i: number): Effect.Effect<Conn.Conn, NetError.NetError> =>
-      Effect.catchAll(this.connectOnce(hosts[i]!), (error) =>
-        i + 1 < hosts.length && !this.disposed && error._tag !== "Timeout" ? loop(i + 1) : Effect.fail(error))
+      Effect.catchAll(
+        this.connectOnce(hosts[i]!),
+        (error) => i + 1 < hosts.length && !this.disposed && error._tag !== "Timeout" ? loop(i + 1) : Effect.fail(error)
+      )
     return Effect.suspend(() => {
       this.deadline = timeout > 0 ? Date.now() + timeout : undefined
       return loop(0)
@@ -458,7 +470,9 @@ class ListenAttempt {
           if (this.target.kind === "inet") socket.setNoDelay(true)
           // the local end is the bound address unless that is a wildcard; the remote one is
           // asked of the OS when needed
-          const local = this.target.kind === "unix" || !wildcard ? boundAddress : () => formatEnd(socket.localAddress, socket.localPort)
+          const local = this.target.kind === "unix" || !wildcard
+            ? boundAddress
+            : () => formatEnd(socket.localAddress, socket.localPort)
           const remote = this.target.kind === "unix" ? "" : () => formatEnd(socket.remoteAddress, socket.remotePort)
           acceptor.push(fromSocket(socket, this.network, local, remote, readBufferSize).conn)
         })

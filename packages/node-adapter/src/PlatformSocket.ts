@@ -52,7 +52,9 @@ export const fromConn = (conn: Conn.Conn): Socket.Socket => {
       Effect.succeed((chunk: Uint8Array | string | Socket.CloseEvent) =>
         Socket.isCloseEvent(chunk)
           ? Effect.mapError(conn.closeWrite, writeError)
-          : Effect.asVoid(Effect.mapError(conn.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk), writeError))
+          : Effect.asVoid(
+            Effect.mapError(conn.write(typeof chunk === "string" ? encoder.encode(chunk) : chunk), writeError)
+          )
       ),
       // The FIN is queued at once; waiting for it to be flushed could block the Scope's close
       // behind a peer that does not read (it settles when the connection closes).

@@ -1,5 +1,5 @@
-import { NodeNet } from "@vvnet/node-adapter"
 import { conformance } from "@vvnet/core/testing"
+import { NodeNet } from "@vvnet/node-adapter"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"

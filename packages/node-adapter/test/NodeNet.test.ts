@@ -39,7 +39,15 @@ const recordingResolver = (table: Record<string, ReadonlyArray<string> | NetErro
       lookups.push([host, family])
       const answer = table[host]
       if (answer === undefined) {
-        return Effect.fail(NetError.make("DnsError", { op: "dial", network: "", address: host, code: "ENOTFOUND", reason: `lookup ${host}: no such host` }))
+        return Effect.fail(
+          NetError.make("DnsError", {
+            op: "dial",
+            network: "",
+            address: host,
+            code: "ENOTFOUND",
+            reason: `lookup ${host}: no such host`
+          })
+        )
       }
       return Array.isArray(answer) ? Effect.succeed(answer) : Effect.fail(answer as NetError.DnsError)
     })
@@ -52,25 +60,35 @@ describe("NodeNet: Go-format error messages", () => {
       const error = failureOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", "127.0.0.1:1"))))
       expect(error._tag).toBe("ConnectionRefused")
       expect(error.message).toBe("dial tcp 127.0.0.1:1: connect: connection refused")
-      expect(error).toMatchObject({ op: "dial", network: "tcp", address: "127.0.0.1:1", code: "ECONNREFUSED", syscall: "connect" })
+      expect(error).toMatchObject({
+        op: "dial",
+        network: "tcp",
+        address: "127.0.0.1:1",
+        code: "ECONNREFUSED",
+        syscall: "connect"
+      })
       const tcp4 = failureOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp4", "127.0.0.1:1"))))
       expect(tcp4.message).toBe("dial tcp4 127.0.0.1:1: connect: connection refused")
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
 
-  it.scopedLive("a read past its deadline: read tcp 127.0.0.1:A->127.0.0.1:B: i/o timeout", () =>
-    Effect.gen(function*() {
-      const { client, listener, server } = yield* pair()
-      expect(client.remoteAddress).toBe(listener.address)
-      expect(client.localAddress).toMatch(/^127\.0\.0\.1:\d+$/)
-      expect(server.remoteAddress).toBe(client.localAddress)
-      expect(server.localAddress).toBe(listener.address)
-      yield* client.setReadTimeout(50)
-      const error = failureOf(yield* Effect.exit(client.read(10)))
-      expect(error._tag).toBe("Timeout")
-      expect(error.message).toMatch(/^read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: i\/o timeout$/)
-      expect(error.message).toBe(`read tcp ${client.localAddress}->${listener.address}: i/o timeout`)
-      expect(NetError.isTimeout(error)).toBe(true)
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+  it.scopedLive(
+    "a read past its deadline: read tcp 127.0.0.1:A->127.0.0.1:B: i/o timeout",
+    () =>
+      Effect.gen(function*() {
+        const { client, listener, server } = yield* pair()
+        expect(client.remoteAddress).toBe(listener.address)
+        expect(client.localAddress).toMatch(/^127\.0\.0\.1:\d+$/)
+        expect(server.remoteAddress).toBe(client.localAddress)
+        expect(server.localAddress).toBe(listener.address)
+        yield* client.setReadTimeout(50)
+        const error = failureOf(yield* Effect.exit(client.read(10)))
+        expect(error._tag).toBe("Timeout")
+        expect(error.message).toMatch(/^read tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: i\/o timeout$/)
+        expect(error.message).toBe(`read tcp ${client.localAddress}->${listener.address}: i/o timeout`)
+        expect(NetError.isTimeout(error)).toBe(true)
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 
   it.scopedLive("a write past its deadline: write tcp A->B: i/o timeout", () =>
     Effect.gen(function*() {
@@ -85,8 +103,12 @@ describe("NodeNet: Go-format error messages", () => {
       const { client, listener, server } = yield* pair()
       const ends = `${client.localAddress}->${client.remoteAddress}`
       yield* client.close
-      expect(failureOf(yield* Effect.exit(client.read(1))).message).toBe(`read tcp ${ends}: use of closed network connection`)
-      expect(failureOf(yield* Effect.exit(client.write("x"))).message).toBe(`write tcp ${ends}: use of closed network connection`)
+      expect(failureOf(yield* Effect.exit(client.read(1))).message).toBe(
+        `read tcp ${ends}: use of closed network connection`
+      )
+      expect(failureOf(yield* Effect.exit(client.write("x"))).message).toBe(
+        `write tcp ${ends}: use of closed network connection`
+      )
       expect(failureOf(yield* Effect.exit(client.setReadTimeout(1))).message)
         .toBe(`set_read_timeout tcp ${ends}: use of closed network connection`)
       yield* listener.close
@@ -175,35 +197,45 @@ describe("NodeNet: the injected resolver", () => {
     }).pipe(Effect.provide(layer))
   }, timeout)
 
-  it.scopedLive("resolver failures keep their code; a trailing dot is not sent; an answer that is not an IP is ignored", () => {
-    const { layer, lookups } = recordingResolver({
-      "flaky.test": NetError.make("DnsError", {
-        op: "dial",
-        network: "",
-        address: "flaky.test",
-        code: "EAI_AGAIN",
-        reason: "lookup flaky.test: temporary failure in name resolution"
-      }),
-      "dot.test": ["127.0.0.1"],
-      "name.test": ["localhost"],
-      "empty.test": []
-    })
-    return Effect.gen(function*() {
-      const listener = yield* Net.listen("tcp", "127.0.0.1:0")
-      const port = portOf(listener.address)
-      const flaky = failureOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `flaky.test:${port}`))))
-      expect(flaky).toMatchObject({ _tag: "DnsError", code: "EAI_AGAIN" })
-      expect(flaky.message).toBe("dial tcp: lookup flaky.test: temporary failure in name resolution")
-      const dotted = yield* Net.dial("tcp", `dot.test.:${port}`)
-      expect(dotted.remoteAddress).toBe(`127.0.0.1:${port}`)
-      // a resolver answers with IP literals; a host name in its answer must not reach the
-      // system resolver (node:net would look it up)
-      expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `name.test:${port}`))))).toBe("DnsError")
-      expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `empty.test:${port}`))))).toBe("DnsError")
-      expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `unknown.test:${port}`))))).toBe("DnsError")
-      expect(lookups.map(([host]) => host)).toEqual(["flaky.test", "dot.test", "name.test", "empty.test", "unknown.test"])
-    }).pipe(Effect.provide(layer))
-  }, timeout)
+  it.scopedLive(
+    "resolver failures keep their code; a trailing dot is not sent; an answer that is not an IP is ignored",
+    () => {
+      const { layer, lookups } = recordingResolver({
+        "flaky.test": NetError.make("DnsError", {
+          op: "dial",
+          network: "",
+          address: "flaky.test",
+          code: "EAI_AGAIN",
+          reason: "lookup flaky.test: temporary failure in name resolution"
+        }),
+        "dot.test": ["127.0.0.1"],
+        "name.test": ["localhost"],
+        "empty.test": []
+      })
+      return Effect.gen(function*() {
+        const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+        const port = portOf(listener.address)
+        const flaky = failureOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `flaky.test:${port}`))))
+        expect(flaky).toMatchObject({ _tag: "DnsError", code: "EAI_AGAIN" })
+        expect(flaky.message).toBe("dial tcp: lookup flaky.test: temporary failure in name resolution")
+        const dotted = yield* Net.dial("tcp", `dot.test.:${port}`)
+        expect(dotted.remoteAddress).toBe(`127.0.0.1:${port}`)
+        // a resolver answers with IP literals; a host name in its answer must not reach the
+        // system resolver (node:net would look it up)
+        expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `name.test:${port}`))))).toBe("DnsError")
+        expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `empty.test:${port}`))))).toBe("DnsError")
+        expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", `unknown.test:${port}`))))).toBe("DnsError")
+        expect(lookups.map(([host]) => host)).toEqual([
+          "flaky.test",
+          "dot.test",
+          "name.test",
+          "empty.test",
+          "unknown.test"
+        ])
+      }).pipe(Effect.provide(layer))
+    },
+    timeout
+  )
 
   it.scopedLive("IP literals and the empty host make no lookup", () => {
     const { layer, lookups } = recordingResolver({})
@@ -232,18 +264,22 @@ describe("NodeNet: dial options", () => {
       expect(text(yield* Conn.readFull(server, 7))).toBe("from .2")
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
 
-  it.scopedLive("timeout: a dial that connects in time succeeds; a refused one is still ConnectionRefused", () =>
-    Effect.gen(function*() {
-      const listener = yield* Net.listen("tcp", "127.0.0.1:0")
-      const client = yield* Net.dial("tcp", listener.address, { timeout: 10_000 })
-      const server = yield* listener.accept
-      yield* client.write("in time")
-      expect(text(yield* Conn.readFull(server, 7))).toBe("in time")
-      expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", "127.0.0.1:1", { timeout: 10_000 })))))
-        .toBe("ConnectionRefused")
-      // 0 means no timeout
-      yield* Effect.scoped(Net.dial("tcp", listener.address, { timeout: 0 }))
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+  it.scopedLive(
+    "timeout: a dial that connects in time succeeds; a refused one is still ConnectionRefused",
+    () =>
+      Effect.gen(function*() {
+        const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+        const client = yield* Net.dial("tcp", listener.address, { timeout: 10_000 })
+        const server = yield* listener.accept
+        yield* client.write("in time")
+        expect(text(yield* Conn.readFull(server, 7))).toBe("in time")
+        expect(tagOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", "127.0.0.1:1", { timeout: 10_000 })))))
+          .toBe("ConnectionRefused")
+        // 0 means no timeout
+        yield* Effect.scoped(Net.dial("tcp", listener.address, { timeout: 0 }))
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 
   it.scopedLive("valid keepAlive and noDelay values connect", () =>
     Effect.gen(function*() {
@@ -310,7 +346,11 @@ describe("NodeNet: dial options", () => {
 describe("NodeNet: listen options and address forms", () => {
   it.scopedLive("bad listen options are InvalidArgument; backlog 1 works", () =>
     Effect.gen(function*() {
-      for (const options of [{ backlog: 0 }, { backlog: -1 }, { backlog: 1.5 }, { backlog: Number.NaN }, { readBufferSize: 0 }]) {
+      for (
+        const options of [{ backlog: 0 }, { backlog: -1 }, { backlog: 1.5 }, { backlog: Number.NaN }, {
+          readBufferSize: 0
+        }]
+      ) {
         const exit = yield* Effect.exit(Effect.scoped(Net.listen("tcp", "127.0.0.1:0", options)))
         expect(tagOf(exit), JSON.stringify(options)).toBe("InvalidArgument")
         expect(failureOf(exit).message).toMatch(/^listen tcp 127\.0\.0\.1:0: invalid argument/)
@@ -339,7 +379,9 @@ describe("NodeNet: listen options and address forms", () => {
       for (const network of ["tcp", "tcp4"]) {
         yield* Effect.scoped(Effect.gen(function*() {
           const listener = yield* Net.listen(network, ":0")
-          expect(listener.address).toMatch(network === "tcp4" ? /^0\.0\.0\.0:[1-9]\d*$/ : /^(\[::\]|0\.0\.0\.0):[1-9]\d*$/)
+          expect(listener.address).toMatch(
+            network === "tcp4" ? /^0\.0\.0\.0:[1-9]\d*$/ : /^(\[::\]|0\.0\.0\.0):[1-9]\d*$/
+          )
           const port = portOf(listener.address)
           const client = yield* Net.dial("tcp", `127.0.0.1:${port}`)
           const server = yield* listener.accept
@@ -354,40 +396,44 @@ describe("NodeNet: listen options and address forms", () => {
 
 describe("NodeNet: backpressure", () => {
   for (const network of ["tcp", "unix"] as const) {
-    it.scopedLive(`${network}: a 64 MiB single write to a slow reader completes and every byte arrives in order`, () =>
-      Effect.gen(function*() {
-        const address = network === "tcp" ? "127.0.0.1:0" : Path.join(dir, `b${++sockets}.sock`)
-        const { client, server } = yield* pair(network, address)
-        const total = 64 * MiB
-        const payload = new Uint8Array(total)
-        for (let i = 0; i < total; i++) payload[i] = (i * 31 + (i >>> 16)) & 0xff
-        let received = 0
-        let receivedWhenWritten = -1
-        const writer = yield* Effect.fork(
-          Effect.tap(server.write(payload), () => Effect.sync(() => (receivedWhenWritten = received)))
-        )
-        // nobody reads yet: the write is suspended, not buffered away
-        yield* Effect.sleep(Duration.millis(200))
-        expect(writer.unsafePoll()).toBeNull()
-        let mismatch = -1
-        for (let reads = 0; received < total; reads++) {
-          const data = yield* client.read(48 * 1024)
-          expect(data.length).toBeGreaterThan(0)
-          for (let i = 0; i < data.length && mismatch < 0; i++) {
-            const at = received + i
-            if (data[i] !== ((at * 31 + (at >>> 16)) & 0xff)) mismatch = at
+    it.scopedLive(
+      `${network}: a 64 MiB single write to a slow reader completes and every byte arrives in order`,
+      () =>
+        Effect.gen(function*() {
+          const address = network === "tcp" ? "127.0.0.1:0" : Path.join(dir, `b${++sockets}.sock`)
+          const { client, server } = yield* pair(network, address)
+          const total = 64 * MiB
+          const payload = new Uint8Array(total)
+          for (let i = 0; i < total; i++) payload[i] = (i * 31 + (i >>> 16)) & 0xff
+          let received = 0
+          let receivedWhenWritten = -1
+          const writer = yield* Effect.fork(
+            Effect.tap(server.write(payload), () => Effect.sync(() => (receivedWhenWritten = received)))
+          )
+          // nobody reads yet: the write is suspended, not buffered away
+          yield* Effect.sleep(Duration.millis(200))
+          expect(writer.unsafePoll()).toBeNull()
+          let mismatch = -1
+          for (let reads = 0; received < total; reads++) {
+            const data = yield* client.read(48 * 1024)
+            expect(data.length).toBeGreaterThan(0)
+            for (let i = 0; i < data.length && mismatch < 0; i++) {
+              const at = received + i
+              if (data[i] !== ((at * 31 + (at >>> 16)) & 0xff)) mismatch = at
+            }
+            received += data.length
+            if (reads % 128 === 127) yield* Effect.sleep(Duration.millis(1)) // a slow reader
           }
-          received += data.length
-          if (reads % 128 === 127) yield* Effect.sleep(Duration.millis(1)) // a slow reader
-        }
-        expect(mismatch).toBe(-1)
-        expect(received).toBe(total)
-        expect(yield* Fiber.join(writer)).toBe(total)
-        // the write resolved only once the OS took the bytes: at most the kernel's buffers
-        // (a few MiB) were not yet read when it did
-        expect(receivedWhenWritten).toBeGreaterThanOrEqual(total - 32 * MiB)
-        yield* server.closeWrite
-        expect((yield* client.read(1)).length).toBe(0)
-      }).pipe(Effect.provide(NodeNet.layer)), timeout)
+          expect(mismatch).toBe(-1)
+          expect(received).toBe(total)
+          expect(yield* Fiber.join(writer)).toBe(total)
+          // the write resolved only once the OS took the bytes: at most the kernel's buffers
+          // (a few MiB) were not yet read when it did
+          expect(receivedWhenWritten).toBeGreaterThanOrEqual(total - 32 * MiB)
+          yield* server.closeWrite
+          expect((yield* client.read(1)).length).toBe(0)
+        }).pipe(Effect.provide(NodeNet.layer)),
+      timeout
+    )
   }
 })

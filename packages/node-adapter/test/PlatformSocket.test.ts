@@ -55,19 +55,23 @@ describe.each(variants)("PlatformSocket over NodeNet $name", ({ address, network
   const dialSocket = (listener: Listener.Listener) =>
     Effect.map(Net.dial(network, listener.address), (conn) => ({ conn, socket: PlatformSocket.fromConn(conn) }))
 
-  it.scopedLive("Socket.toChannel: a Stream piped through an echo server comes back whole", () =>
-    Effect.gen(function*() {
-      const listener = yield* echoServer(network, address())
-      const { socket } = yield* dialSocket(listener)
-      const words = ["hello", " ", "vvnet", " ", "over", " ", "@effect/platform"]
-      const out = yield* Stream.fromIterable(words).pipe(
-        Stream.map((w) => encoder.encode(w)),
-        Stream.pipeThroughChannel(Socket.toChannel(socket)),
-        Stream.runCollect
-      )
-      // the input's end half-closes (as NodeSocket's writer does), so the echo ends too
-      expect(text(concat(out))).toBe(words.join(""))
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+  it.scopedLive(
+    "Socket.toChannel: a Stream piped through an echo server comes back whole",
+    () =>
+      Effect.gen(function*() {
+        const listener = yield* echoServer(network, address())
+        const { socket } = yield* dialSocket(listener)
+        const words = ["hello", " ", "vvnet", " ", "over", " ", "@effect/platform"]
+        const out = yield* Stream.fromIterable(words).pipe(
+          Stream.map((w) => encoder.encode(w)),
+          Stream.pipeThroughChannel(Socket.toChannel(socket)),
+          Stream.runCollect
+        )
+        // the input's end half-closes (as NodeSocket's writer does), so the echo ends too
+        expect(text(concat(out))).toBe(words.join(""))
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 
   it.scopedLive("Socket.toChannel: 4 MiB in 64 KiB chunks arrives in order", () =>
     Effect.gen(function*() {
@@ -127,20 +131,26 @@ describe.each(variants)("PlatformSocket over NodeNet $name", ({ address, network
       yield* conn.close
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
 
-  it.scopedLive("run: a read error is a SocketError with reason Read and the NetError as cause", () =>
-    Effect.gen(function*() {
-      const listener = yield* Net.listen(network, address())
-      const { conn, socket } = yield* dialSocket(listener)
-      const opened = yield* Deferred.make<void>()
-      const running = yield* Effect.fork(Effect.either(socket.run(() => {}, { onOpen: Deferred.succeed(opened, undefined) })))
-      yield* Deferred.await(opened)
-      yield* conn.close
-      const result = yield* running.await.pipe(Effect.flatten)
-      expect(Either.isLeft(result)).toBe(true)
-      if (Either.isLeft(result)) {
-        expect(result.left).toMatchObject({ _tag: "SocketError", reason: "Read", cause: { _tag: "Closed" } })
-      }
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+  it.scopedLive(
+    "run: a read error is a SocketError with reason Read and the NetError as cause",
+    () =>
+      Effect.gen(function*() {
+        const listener = yield* Net.listen(network, address())
+        const { conn, socket } = yield* dialSocket(listener)
+        const opened = yield* Deferred.make<void>()
+        const running = yield* Effect.fork(
+          Effect.either(socket.run(() => {}, { onOpen: Deferred.succeed(opened, undefined) }))
+        )
+        yield* Deferred.await(opened)
+        yield* conn.close
+        const result = yield* running.await.pipe(Effect.flatten)
+        expect(Either.isLeft(result)).toBe(true)
+        if (Either.isLeft(result)) {
+          expect(result.left).toMatchObject({ _tag: "SocketError", reason: "Read", cause: { _tag: "Closed" } })
+        }
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 })
 
 const layers: ReadonlyArray<{ readonly name: string; readonly layer: Layer.Layer<Net.Net> }> = [
@@ -160,7 +170,9 @@ describe.each(layers)("PlatformSocket writer release over $name", ({ layer }) =>
     Effect.gen(function*() {
       const client = yield* stuckPair
       const socket = PlatformSocket.fromConn(client)
-      const writing = yield* Effect.fork(Effect.scoped(Effect.flatMap(socket.writer, (write) => write(new Uint8Array(32 * MiB)))))
+      const writing = yield* Effect.fork(
+        Effect.scoped(Effect.flatMap(socket.writer, (write) => write(new Uint8Array(32 * MiB))))
+      )
       yield* Effect.sleep(Duration.millis(50))
       expect(writing.unsafePoll()).toBeNull()
       // taken and released while the big write is stuck: the release returns at once (its

@@ -58,7 +58,13 @@ const within = (now: Resources, baseline: Resources): boolean =>
  */
 export const baseline: Effect.Effect<Resources> = Effect.gen(function*() {
   let fds = Number.POSITIVE_INFINITY
-  const handles = { TCPSocketWrap: Infinity, TCPServerWrap: Infinity, PipeWrap: Infinity, PipeServerWrap: Infinity, Timeout: Infinity }
+  const handles = {
+    TCPSocketWrap: Infinity,
+    TCPServerWrap: Infinity,
+    PipeWrap: Infinity,
+    PipeServerWrap: Infinity,
+    Timeout: Infinity
+  }
   for (let i = 0; i < 12; i++) {
     if (i > 0) yield* Effect.sleep(Duration.millis(25))
     const now = resources()
@@ -178,12 +184,16 @@ export const spawnChild = (
       return {
         process: child,
         nextLine: (prefix, seconds = 30) =>
-          waitFor(() => {
-            const index = lines.findIndex((line) => line.startsWith(prefix))
-            if (index < 0) return undefined
-            const [line] = lines.splice(0, index + 1).slice(-1)
-            return line!.slice(prefix.length).trim()
-          }, seconds, `line "${prefix}"`),
+          waitFor(
+            () => {
+              const index = lines.findIndex((line) => line.startsWith(prefix))
+              if (index < 0) return undefined
+              const [line] = lines.splice(0, index + 1).slice(-1)
+              return line!.slice(prefix.length).trim()
+            },
+            seconds,
+            `line "${prefix}"`
+          ),
         exited: waitFor(() => exit, 30, "exit"),
         stderr: () => stderr
       }

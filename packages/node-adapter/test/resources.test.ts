@@ -99,28 +99,36 @@ describe("NodeNet resources: dial", () => {
       yield* expectBackTo(base)
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
 
-  it.scopedLive("C09 (a) 100 dials of no-such-host.invalid:80 are DnsError each time, with a flat handle count", () =>
-    Effect.gen(function*() {
-      const base = yield* baseline
-      for (let i = 0; i < 100; i++) {
-        const error = failureOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", "no-such-host.invalid:80"))))
-        expect(error._tag).toBe("DnsError")
-        expect(error.message).toBe("dial tcp: lookup no-such-host.invalid: no such host")
-        // the name is refused before any socket exists
-        if (i % 25 === 0) expect(resources().handles.TCPSocketWrap).toBe(base.handles.TCPSocketWrap)
-      }
-      yield* expectBackTo(base)
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+  it.scopedLive(
+    "C09 (a) 100 dials of no-such-host.invalid:80 are DnsError each time, with a flat handle count",
+    () =>
+      Effect.gen(function*() {
+        const base = yield* baseline
+        for (let i = 0; i < 100; i++) {
+          const error = failureOf(yield* Effect.exit(Effect.scoped(Net.dial("tcp", "no-such-host.invalid:80"))))
+          expect(error._tag).toBe("DnsError")
+          expect(error.message).toBe("dial tcp: lookup no-such-host.invalid: no such host")
+          // the name is refused before any socket exists
+          if (i % 25 === 0) expect(resources().handles.TCPSocketWrap).toBe(base.handles.TCPSocketWrap)
+        }
+        yield* expectBackTo(base)
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 
-  it.scopedLive("C09 (a) a process that dialed, failed, listened and closed can exit by itself", () =>
-    Effect.gen(function*() {
-      const script = bundleChild(fileURLToPath(new URL("./fixtures/exits.ts", import.meta.url)), dir)
-      const child = yield* spawnChild(process.execPath, [script])
-      expect(yield* child.nextLine("done ")).toBe("DnsError=100 ConnectionRefused=1 echo=ok")
-      // No process.exit in the script: it ends only if no socket, server or timer is left.
-      const exit = yield* child.exited
-      expect(exit, child.stderr()).toEqual({ code: 0, signal: null })
-    }), timeout)
+  it.scopedLive(
+    "C09 (a) a process that dialed, failed, listened and closed can exit by itself",
+    () =>
+      Effect.gen(function*() {
+        const script = bundleChild(fileURLToPath(new URL("./fixtures/exits.ts", import.meta.url)), dir)
+        const child = yield* spawnChild(process.execPath, [script])
+        expect(yield* child.nextLine("done ")).toBe("DnsError=100 ConnectionRefused=1 echo=ok")
+        // No process.exit in the script: it ends only if no socket, server or timer is left.
+        const exit = yield* child.exited
+        expect(exit, child.stderr()).toEqual({ code: 0, signal: null })
+      }),
+    timeout
+  )
 })
 
 describe.each(variants)("NodeNet resources: $name", ({ address, network }) => {
@@ -142,21 +150,25 @@ describe.each(variants)("NodeNet resources: $name", ({ address, network }) => {
       yield* expectBackTo(base)
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
 
-  it.scopedLive("interrupting a pending write to a peer that does not read leaks nothing", () =>
-    Effect.gen(function*() {
-      const base = yield* baseline
-      yield* Effect.scoped(Effect.gen(function*() {
-        const { client } = yield* pair(network, address())
-        yield* client.setWriteTimeout(60_000)
-        const big = new Uint8Array(64 * MiB) // more than the kernel's buffers on both sides hold
-        const writer = yield* Effect.fork(client.write(big))
-        yield* Effect.sleep(Duration.millis(200))
-        expect(writer.unsafePoll()).toBeNull()
-        const exit = yield* Fiber.interrupt(writer)
-        expect(Exit.isInterrupted(exit)).toBe(true)
-      }))
-      yield* expectBackTo(base)
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+  it.scopedLive(
+    "interrupting a pending write to a peer that does not read leaks nothing",
+    () =>
+      Effect.gen(function*() {
+        const base = yield* baseline
+        yield* Effect.scoped(Effect.gen(function*() {
+          const { client } = yield* pair(network, address())
+          yield* client.setWriteTimeout(60_000)
+          const big = new Uint8Array(64 * MiB) // more than the kernel's buffers on both sides hold
+          const writer = yield* Effect.fork(client.write(big))
+          yield* Effect.sleep(Duration.millis(200))
+          expect(writer.unsafePoll()).toBeNull()
+          const exit = yield* Fiber.interrupt(writer)
+          expect(Exit.isInterrupted(exit)).toBe(true)
+        }))
+        yield* expectBackTo(base)
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 
   it.scopedLive("interrupting a pending accept leaks nothing; the next accept works", () =>
     Effect.gen(function*() {
@@ -175,73 +187,84 @@ describe.each(variants)("NodeNet resources: $name", ({ address, network }) => {
       yield* expectBackTo(base)
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
 
-  it.scopedLive("closing scopes with live connections, pending reads and a running serve releases everything", () =>
-    Effect.gen(function*() {
-      const base = yield* baseline
-      const handlers = yield* Ref.make(0)
-      const serverScope = yield* Scope.make()
-      const clientScope = yield* Scope.make()
-      const listener = yield* Scope.extend(
-        Effect.gen(function*() {
-          const listener = yield* Net.listen(network, address())
-          yield* Net.serve(listener, (conn) =>
-            Effect.gen(function*() {
-              yield* Ref.update(handlers, (n) => n + 1)
-              yield* conn.setReadTimeout(60_000)
-              for (;;) {
-                const data = yield* conn.read(4096)
-                if (data.length === 0) return
-                yield* conn.write(data)
-              }
-            }))
-          return listener
-        }),
-        serverScope
-      )
-      const clients = yield* Scope.extend(
-        Effect.forEach(Array.from({ length: 8 }, (_, i) => i), () => Net.dial(network, listener.address)),
-        clientScope
-      )
-      for (const client of clients) {
-        yield* client.write("hi")
-        expect(text(yield* Conn.readFull(client, 2))).toBe("hi")
-      }
-      expect(yield* Ref.get(handlers)).toBe(8)
-      // half the clients have a pending read in a fiber of the client scope
-      for (const client of clients.slice(0, 4)) {
-        yield* Scope.extend(Effect.forkScoped(client.read(10)), clientScope)
-      }
-      const during = resources()
-      expect(during.fds).toBeGreaterThanOrEqual(base.fds + 17) // a listener and 16 connection ends
-      yield* Scope.close(serverScope, Exit.void)
-      // the server side is gone: every client sees EOF (or a reset)
-      for (const client of clients.slice(4)) {
-        const exit = yield* Effect.exit(client.read(10))
-        if (Exit.isSuccess(exit)) expect(exit.value.length).toBe(0)
-        else expect(tagOf(exit)).toBe("ConnectionReset")
-      }
-      yield* Scope.close(clientScope, Exit.void)
-      yield* expectBackTo(base)
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
-
-  it.scopedLive("a scope closed while serve is accepting a burst of dials releases everything", () =>
-    Effect.gen(function*() {
-      const base = yield* baseline
-      for (let round = 0; round < 5; round++) {
-        const scope = yield* Scope.make()
-        const listener = yield* Scope.extend(Net.listen(network, address()), scope)
-        yield* Scope.extend(Net.serve(listener, (conn) => conn.read(1)), scope)
-        const dialers = yield* Effect.forkAll(
-          Array.from({ length: 10 }, () => Effect.exit(Effect.scoped(Effect.flatMap(Net.dial(network, listener.address), (c) => c.read(1)))))
+  it.scopedLive(
+    "closing scopes with live connections, pending reads and a running serve releases everything",
+    () =>
+      Effect.gen(function*() {
+        const base = yield* baseline
+        const handlers = yield* Ref.make(0)
+        const serverScope = yield* Scope.make()
+        const clientScope = yield* Scope.make()
+        const listener = yield* Scope.extend(
+          Effect.gen(function*() {
+            const listener = yield* Net.listen(network, address())
+            yield* Net.serve(listener, (conn) =>
+              Effect.gen(function*() {
+                yield* Ref.update(handlers, (n) => n + 1)
+                yield* conn.setReadTimeout(60_000)
+                for (;;) {
+                  const data = yield* conn.read(4096)
+                  if (data.length === 0) return
+                  yield* conn.write(data)
+                }
+              }))
+            return listener
+          }),
+          serverScope
         )
-        yield* Effect.sleep(Duration.millis(5 * round))
-        yield* Scope.close(scope, Exit.void)
-        const exits = yield* Fiber.join(dialers)
-        for (const exit of exits) {
-          // served then closed (EOF), reset, or refused after the close: never a defect
-          expect(["success", "ConnectionReset", "ConnectionRefused", "SystemError"]).toContain(tagOf(exit))
+        const clients = yield* Scope.extend(
+          Effect.forEach(Array.from({ length: 8 }, (_, i) => i), () => Net.dial(network, listener.address)),
+          clientScope
+        )
+        for (const client of clients) {
+          yield* client.write("hi")
+          expect(text(yield* Conn.readFull(client, 2))).toBe("hi")
         }
-      }
-      yield* expectBackTo(base)
-    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+        expect(yield* Ref.get(handlers)).toBe(8)
+        // half the clients have a pending read in a fiber of the client scope
+        for (const client of clients.slice(0, 4)) {
+          yield* Scope.extend(Effect.forkScoped(client.read(10)), clientScope)
+        }
+        const during = resources()
+        expect(during.fds).toBeGreaterThanOrEqual(base.fds + 17) // a listener and 16 connection ends
+        yield* Scope.close(serverScope, Exit.void)
+        // the server side is gone: every client sees EOF (or a reset)
+        for (const client of clients.slice(4)) {
+          const exit = yield* Effect.exit(client.read(10))
+          if (Exit.isSuccess(exit)) expect(exit.value.length).toBe(0)
+          else expect(tagOf(exit)).toBe("ConnectionReset")
+        }
+        yield* Scope.close(clientScope, Exit.void)
+        yield* expectBackTo(base)
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
+
+  it.scopedLive(
+    "a scope closed while serve is accepting a burst of dials releases everything",
+    () =>
+      Effect.gen(function*() {
+        const base = yield* baseline
+        for (let round = 0; round < 5; round++) {
+          const scope = yield* Scope.make()
+          const listener = yield* Scope.extend(Net.listen(network, address()), scope)
+          yield* Scope.extend(Net.serve(listener, (conn) => conn.read(1)), scope)
+          const dialers = yield* Effect.forkAll(
+            Array.from(
+              { length: 10 },
+              () => Effect.exit(Effect.scoped(Effect.flatMap(Net.dial(network, listener.address), (c) => c.read(1))))
+            )
+          )
+          yield* Effect.sleep(Duration.millis(5 * round))
+          yield* Scope.close(scope, Exit.void)
+          const exits = yield* Fiber.join(dialers)
+          for (const exit of exits) {
+            // served then closed (EOF), reset, or refused after the close: never a defect
+            expect(["success", "ConnectionReset", "ConnectionRefused", "SystemError"]).toContain(tagOf(exit))
+          }
+        }
+        yield* expectBackTo(base)
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 })

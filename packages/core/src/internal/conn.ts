@@ -6,8 +6,8 @@ import type { Network } from "../Address.js"
 import type { Conn } from "../Conn.js"
 import * as NetError from "../NetError.js"
 import type { ConnTransport, Inbound, OsError } from "../Transport.js"
-import { invalidCount, invalidTimeout } from "./validate.js"
 import { type Timer } from "./timer.js"
+import { invalidCount, invalidTimeout } from "./validate.js"
 
 const empty = new Uint8Array(0)
 const encoder = new TextEncoder()
