@@ -180,7 +180,7 @@ const serve = (address: string) =>
       ))
     yield* Console.log(`echo server on ${network} ${listener.address}; Ctrl-C to stop`)
     return yield* Effect.never
-  })
+  }).pipe(Effect.onInterrupt(() => Console.log("echo server stopped")))
 
 const [command, argument] = process.argv.slice(2)
 const program = command === "serve"
@@ -189,4 +189,12 @@ const program = command === "serve"
   ? demo
   : Effect.fail(new Error(`unknown command ${command}; usage: pnpm demo [serve ADDRESS]`))
 
-NodeRuntime.runMain(program.pipe(Effect.scoped, Effect.provide(NodeNet.layer)))
+// Errors are reported as one line (the typed error's Go-style message), not a stack trace.
+NodeRuntime.runMain(
+  program.pipe(
+    Effect.tapError((error) => Console.error(`demo: ${error.message}`)),
+    Effect.scoped,
+    Effect.provide(NodeNet.layer)
+  ),
+  { disableErrorReporting: true }
+)

@@ -349,7 +349,7 @@ export const conformance = (options: Options): void => {
           expect(text(yield* Conn.readFull(server, 2))).toBe("v6")
         }))
     } else {
-      it.skip(`C10 listen tcp [::1]:0 [skipped for ${options.name}: the host has no IPv6 loopback]`, () => {})
+      it.skip(`C10 listen tcp [::1]:0 [skipped for ${options.name}: ipv6 is off for this suite (a non-tcp network, or a host without IPv6 loopback)]`, () => {})
     }
 
     test(
