@@ -102,9 +102,9 @@ const addressError = (op: NetError.Op, network: string, address: string, reason:
  * @category parsing
  */
 export const parseNetwork = (network: string, op: NetError.Op): Either.Either<Network, NetError.AddressError> =>
-  isNetwork(network)
+  typeof network === "string" && isNetwork(network)
     ? Either.right(network)
-    : Either.left(addressError(op, network, "", `unknown network ${network}`))
+    : Either.left(addressError(op, String(network), "", `unknown network ${String(network)}`))
 
 /**
  * Splits `host:port`, `[host]:port` or `[host%zone]:port` into host and port, following Go's
@@ -343,6 +343,13 @@ export const parse = (
   address: string,
   op: NetError.Op
 ): Either.Either<Address, NetError.AddressError> => {
+  // arguments from untyped callers (vv, JavaScript): anything but a string is an AddressError
+  if (typeof network !== "string") {
+    return Either.left(addressError(op, String(network), String(address), `unknown network ${String(network)}`))
+  }
+  if (typeof address !== "string") {
+    return Either.left(addressError(op, network, String(address), `address must be a string, got ${typeof address}`))
+  }
   if (!isNetwork(network)) return Either.left(addressError(op, network, address, `unknown network ${network}`))
   const fail = (why: string) => Either.left(addressError(op, network, address, addrReason(address, why)))
   if (network === "unix") {

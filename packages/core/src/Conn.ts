@@ -42,7 +42,8 @@ export interface Conn {
    * Writes every byte (a string is sent as UTF-8) and returns the count, once the OS took
    * them (Go's `Conn.Write`). Suspends while the OS send buffer is full (backpressure).
    *
-   * Fails with `Timeout` (the write deadline passed; some bytes may have been sent),
+   * Fails with `Timeout` (the write deadline passed; the bytes already handed to the OS queue
+   * are still sent, possibly all of them: do not resend them blindly),
    * `BrokenPipe` / `ConnectionReset` (the peer is gone; every later write fails the same way),
    * `Closed`, or another `NetError`. Interrupting a write does not recall bytes already handed
    * to the OS.
@@ -88,6 +89,9 @@ export interface Conn {
 export const abort = (conn: Conn): Effect.Effect<void> =>
   conn instanceof ConnImpl ? Effect.sync(() => conn.closeNow(true)) : conn.close
 
+/** The largest `n` readFull allocates (2 GiB − 1, V8's typed-array bound on 64-bit hosts). */
+const maxReadFull = 2 ** 31 - 1
+
 /**
  * Reads exactly `n` bytes (Go's `io.ReadFull`), calling `read` as often as needed; allocates
  * `n` bytes. Fails with the read's `NetError`; an EOF before `n` bytes fails with `SystemError`
@@ -99,6 +103,15 @@ export const abort = (conn: Conn): Effect.Effect<void> =>
 export const readFull = (conn: Conn, n: number): Effect.Effect<Uint8Array, NetError.NetError> =>
   Effect.suspend(() => {
     if (!Number.isSafeInteger(n) || n < 0) return conn.read(n)
+    if (n > maxReadFull) {
+      return Effect.fail(NetError.make("InvalidArgument", {
+        op: "read",
+        network: conn.network,
+        address: conn.remoteAddress,
+        source: conn.localAddress,
+        reason: `invalid argument: readFull allocates n bytes; n must be at most ${maxReadFull}, got ${n}`
+      }))
+    }
     const out = new Uint8Array(n)
     const loop = (offset: number): Effect.Effect<Uint8Array, NetError.NetError> =>
       offset === n ? Effect.succeed(out) : Effect.flatMap(conn.read(n - offset), (chunk) => {
@@ -130,6 +143,15 @@ export const readAll = (
   maxBytes: number = 64 * 1024 * 1024
 ): Effect.Effect<Uint8Array, NetError.NetError> =>
   Effect.suspend(() => {
+    if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
+      return Effect.fail(NetError.make("InvalidArgument", {
+        op: "read",
+        network: conn.network,
+        address: conn.remoteAddress,
+        source: conn.localAddress,
+        reason: `invalid argument: maxBytes must be a non-negative integer, got ${maxBytes}`
+      }))
+    }
     const chunks: Array<Uint8Array> = []
     let total = 0
     const loop: Effect.Effect<Uint8Array, NetError.NetError> = Effect.flatMap(conn.read(65536), (chunk) => {

@@ -184,7 +184,8 @@ export const serve = <E, R>(
 
     // Forked from an uninterruptible region, so the handler itself is made interruptible.
     const runHandler = (conn: Conn) =>
-      Effect.interruptible(handler(conn)).pipe(
+      // a handler that throws instead of returning an Effect is a defect of that connection only
+      Effect.interruptible(Effect.suspend(() => handler(conn))).pipe(
         Effect.catchAllCause((cause) =>
           Cause.isInterruptedOnly(cause)
             ? Effect.void

@@ -67,10 +67,12 @@ export type CaseId =
   | "C15"
   | "C16"
   | "R1"
+  | "R4"
   | "R6"
   | "R8"
   | "S1"
   | "S2"
+  | "S3"
   | "P1"
 
 /**
@@ -562,6 +564,46 @@ export const conformance = (options: Options): void => {
         yield* other.write("next")
         expect(text(yield* Conn.readFull(accepted, 4))).toBe("next")
       }))
+
+    test(
+      "S3",
+      "a handler that throws instead of returning an Effect ends only its connection",
+      () =>
+        Effect.gen(function*() {
+          let calls = 0
+          const listener = yield* serve((conn) => {
+            if (++calls === 1) throw new Error("handler threw on purpose")
+            return conn.write("ok")
+          })
+          const first = yield* dial(listener)
+          const failed = yield* Effect.exit(first.read(1))
+          if (Exit.isSuccess(failed)) expect(failed.value.length).toBe(0)
+          else expect(tagOf(failed)).toBe("ConnectionReset")
+          const second = yield* dial(listener)
+          expect(text(yield* Conn.readFull(second, 2))).toBe("ok")
+        })
+    )
+
+    test(
+      "R4",
+      "writes abandoned by a deadline or an interruption do not pile up in memory",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair
+          const chunk = new Uint8Array(MiB)
+          let timedOut = 0
+          for (let i = 0; i < 40; i++) {
+            const exit = yield* Effect.exit(Effect.timeout(server.write(chunk), Duration.millis(2)))
+            if (Exit.isFailure(exit)) timedOut++
+          }
+          expect(timedOut).toBeGreaterThan(30)
+          // everything the abandoned writes left queued is sent before the FIN: count it
+          const reader = yield* Effect.fork(Conn.readAll(client, 64 * MiB))
+          yield* server.closeWrite
+          const received = (yield* Fiber.join(reader)).length
+          expect(received).toBeLessThan(8 * MiB)
+        })
+    )
 
     test("S1", "serve bounds live handlers by concurrency", () =>
       Effect.gen(function*() {

@@ -309,7 +309,14 @@ describe("Transport.makeConn", () => {
       expect(calls.writes).toHaveLength(1)
       yield* conn.setWriteTimeout(0)
       setSyncWrites(true)
-      expect(yield* conn.write("x")).toBe(1)
+      // the timed-out "abc" is still in the transport: the next write waits for it to drain
+      // instead of queueing more bytes in memory
+      const next = yield* Effect.fork(conn.write("x"))
+      yield* flush
+      expect(yield* isPending(next)).toBe(true)
+      calls.writes[0]!.done()
+      yield* flush
+      expect(yield* Fiber.join(next)).toBe(1)
       // closing the connection cancels its deadline timers
       yield* conn.setWriteTimeout(50)
       yield* conn.setReadTimeout(50)

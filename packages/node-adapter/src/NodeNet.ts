@@ -45,8 +45,8 @@ export interface Options {
   readonly resolver?: Resolver | undefined
 }
 
-const dnsError = (host: string, network: string, address: string, code = "ENOTFOUND") =>
-  NetError.fromErrno({ code, hostname: host }, { op: "dial", network, address }) as NetError.DnsError
+const dnsError = (host: string, network: string, address: string, code = "ENOTFOUND", op: NetError.Op = "dial") =>
+  NetError.fromErrno({ code, hostname: host }, { op, network, address }) as NetError.DnsError
 
 /**
  * The system resolver: `dns.lookup` with `all: true` (getaddrinfo: /etc/hosts, then DNS).
@@ -72,6 +72,8 @@ interface Target {
   readonly port: number
   readonly path: string
 }
+
+const maxTimer = 2 ** 31 - 1
 
 const invalid = (op: NetError.Op, network: string, address: string, reason: string) =>
   NetError.make("InvalidArgument", { op, network, address, reason })
@@ -131,10 +133,10 @@ export const make = (options?: Options): Net.Net["Type"] => {
       if (Address.ipVersion(addr.host) !== undefined) return Effect.succeed(target([addr.host]))
       const host = addr.host.endsWith(".") ? addr.host.slice(0, -1) : addr.host
       if (host.toLowerCase() === "invalid" || host.toLowerCase().endsWith(".invalid")) {
-        return Effect.fail(dnsError(addr.host, network, address))
+        return Effect.fail(dnsError(addr.host, network, address, "ENOTFOUND", op))
       }
       return resolver(host, family).pipe(
-        Effect.mapError((e) => dnsError(addr.host, network, address, e.code ?? "ENOTFOUND")),
+        Effect.mapError((e) => dnsError(addr.host, network, address, e.code ?? "ENOTFOUND", op)),
         Effect.flatMap((hosts) => {
           // IP literals only: node:net would send a host name to the system resolver
           const usable = hosts.filter((h) => {
@@ -142,7 +144,7 @@ export const make = (options?: Options): Net.Net["Type"] => {
             return version !== undefined && (family === undefined || version === family)
           })
           return usable.length === 0
-            ? Effect.fail(dnsError(addr.host, network, address))
+            ? Effect.fail(dnsError(addr.host, network, address, "ENOTFOUND", op))
             : Effect.succeed(target(usable))
         })
       )
@@ -260,13 +262,14 @@ class DialAttempt {
           const keepAlive = this.options?.keepAlive ?? true
           if (keepAlive !== false) socket.setKeepAlive(true, typeof keepAlive === "number" ? keepAlive : 15_000)
         }
-        // the remote end is the address dialled; the local one is asked of the OS when needed
+        // the remote end is the address dialled; the local one is asked of the OS now (Node
+        // forgets it once it destroys the socket on an error or a reset)
         const made = this.target.kind === "unix"
           ? fromSocket(socket, this.network, "", this.target.path, this.options?.readBufferSize)
           : fromSocket(
             socket,
             this.network,
-            () => formatEnd(socket.localAddress, socket.localPort),
+            formatEnd(socket.localAddress, socket.localPort),
             Address.joinHostPort(host, this.target.port),
             this.options?.readBufferSize
           )
@@ -278,12 +281,17 @@ class DialAttempt {
       // the timeout covers the whole dial, every resolved address included (Go's Dialer.Timeout)
       const timeout = this.deadline === undefined ? 0 : Math.max(1, this.deadline - Date.now())
       if (timeout > 0) {
-        timer = setTimeout(() => {
-          cleanup()
-          socket.on("error", () => {})
-          socket.destroy()
-          resume(Effect.fail(NetError.make("Timeout", { ...context, reason: NetError.timeoutReason })))
-        }, timeout)
+        // setTimeout holds at most 2^31 - 1 ms; a longer timeout is re-armed until it is due
+        const arm = (remaining: number) => {
+          timer = setTimeout(() => {
+            if (remaining > maxTimer) return arm(remaining - maxTimer)
+            cleanup()
+            socket.on("error", () => {})
+            socket.destroy()
+            resume(Effect.fail(NetError.make("Timeout", { ...context, reason: NetError.timeoutReason })))
+          }, Math.min(remaining, maxTimer))
+        }
+        arm(timeout)
       }
       if (this.target.kind === "unix") {
         socket.connect({ path: this.target.path })
@@ -468,12 +476,12 @@ class ListenAttempt {
         server.on("connection", (socket: NodeNetModule.Socket) => {
           socket.on("error", () => {}) // replaced by fromSocket's handler; guards the gap
           if (this.target.kind === "inet") socket.setNoDelay(true)
-          // the local end is the bound address unless that is a wildcard; the remote one is
-          // asked of the OS when needed
+          // the local end is the bound address unless that is a wildcard
           const local = this.target.kind === "unix" || !wildcard
             ? boundAddress
-            : () => formatEnd(socket.localAddress, socket.localPort)
-          const remote = this.target.kind === "unix" ? "" : () => formatEnd(socket.remoteAddress, socket.remotePort)
+            : formatEnd(socket.localAddress, socket.localPort)
+          // asked now: Node forgets it once it destroys the socket on an error or a reset
+          const remote = this.target.kind === "unix" ? "" : formatEnd(socket.remoteAddress, socket.remotePort)
           acceptor.push(fromSocket(socket, this.network, local, remote, readBufferSize).conn)
         })
         // After listening, errors are accept errors (EMFILE, ENFILE, …): transient, reported

@@ -73,7 +73,14 @@ class WriteOp {
 
   constructor(private readonly conn: ConnImpl, private readonly size: number) {}
 
+  /** Counted in the connection's bytes-in-transport until the transport reports it done. */
+  inTransport = false
+
   readonly done = (error?: OsError): void => {
+    if (this.inTransport) {
+      this.inTransport = false
+      this.conn.transportDone()
+    }
     if (this.result !== undefined) return
     this.conn.writeDone(this)
     this.settle(error === undefined ? Effect.succeed(this.size) : this.conn.writeFailed(error))
@@ -119,6 +126,9 @@ export class ConnImpl implements Conn, Inbound {
   private readWaiters: Waiters = undefined
 
   private pendingWrites: Array<WriteOp> | undefined = undefined
+  /** Writes handed to the transport and not yet taken by the OS, abandoned ones included. */
+  private inTransport = 0
+  private drainWaiters: Waiters = undefined
   private closeWriteWaiters: Waiters = undefined
   private writeShut = false
   private writeFailure: OsError | undefined = undefined
@@ -191,6 +201,7 @@ export class ConnImpl implements Conn, Inbound {
     if (this.writeFailure === undefined) this.writeFailure = error
     this.wakeReaders()
     this.settleWrites(() => Effect.fail(NetError.fromErrno(error, this.context("write"))))
+    this.wakeWriters()
   }
 
   private wakeReaders(): void {
@@ -313,14 +324,42 @@ export class ConnImpl implements Conn, Inbound {
       const bytes = typeof data === "string" ? encoder.encode(data) : data
       const size = bytes.length
       if (size === 0) return Effect.succeed(0)
+      // A write abandoned by a deadline or an interruption is still in the transport: the next
+      // one waits for it to drain rather than queue more bytes in process memory (rule 4).
+      if (this.inTransport > 0) return Effect.flatMap(this.waitDrained, () => this.write(data))
       const op = new WriteOp(this, size)
       ;(this.pendingWrites ??= []).push(op)
+      op.inTransport = true
+      this.inTransport++
       if (this.transport.write(bytes, op.done)) {
+        op.inTransport = false
+        this.inTransport--
         this.writeDone(op)
         op.settle(Effect.succeed(size))
         return Effect.succeed(size)
       }
       return op.await
+    })
+  }
+
+  /** @internal A write handed to the transport was taken by the OS (or failed). */
+  transportDone(): void {
+    this.inTransport--
+    if (this.inTransport === 0) this.wakeWriters()
+  }
+
+  private wakeWriters(): void {
+    const waiters = this.drainWaiters
+    if (waiters === undefined) return
+    this.drainWaiters = undefined
+    runAll(waiters)
+  }
+
+  private get waitDrained(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      const wake = () => resume(Effect.void)
+      ;(this.drainWaiters ??= []).push(wake)
+      return Effect.sync(() => removeWaiter(this.drainWaiters, wake))
     })
   }
 
@@ -357,7 +396,10 @@ export class ConnImpl implements Conn, Inbound {
         ;(this.writeDeadline ??= new Deadline()).set(
           ms,
           this.timer,
-          () => this.settleWrites(() => Effect.fail(this.timeoutError("write")))
+          () => {
+            this.settleWrites(() => Effect.fail(this.timeoutError("write")))
+            this.wakeWriters()
+          }
         )
       }
       return Effect.void
@@ -385,6 +427,7 @@ export class ConnImpl implements Conn, Inbound {
     this.buffered = 0
     this.wakeReaders()
     this.settleWrites(() => Effect.fail(this.closedError("write")))
+    this.wakeWriters()
     const closeWrites = this.closeWriteWaiters
     this.closeWriteWaiters = undefined
     runAll(closeWrites)
