@@ -100,25 +100,11 @@ pub fun writer(conn)
 end
 `
 
-/**
- * The handle inside a connection's userdata. `conn` is the vvnet connection; it lives in its
- * own Scope under the bridge's root Scope, so it is closed by `close(conn)` from vv or by the
- * bridge's `dispose`, whichever comes first.
- *
- * @since 0.1.0
- * @category models
- */
-export class ConnHandle implements Handle {
-  /**
-   * What `sys.type` and messages call this userdata.
-   *
-   * @since 0.1.0
-   */
-  readonly vvType = "connection"
+/** What the connection and listener handles share: close-once bookkeeping and Go's message. */
+abstract class ClosableHandle {
   private closedByVv = false
 
   constructor(
-    readonly conn: Conn,
     /** @internal */
     readonly scope: Scope.CloseableScope
   ) {}
@@ -135,15 +121,38 @@ export class ConnHandle implements Handle {
     return true
   }
 
+  /** @internal Where it is, for Go's message. */
+  protected abstract get where(): { readonly network: string; readonly address: string; readonly source?: string }
+
   /** @internal Go's message for a second close. */
   closedMessage(): string {
-    return NetError.make("Closed", {
-      op: "close",
-      network: this.conn.network,
-      address: this.conn.remoteAddress,
-      source: this.conn.localAddress,
-      reason: NetError.closedReason
-    }).message
+    return NetError.make("Closed", { op: "close", ...this.where, reason: NetError.closedReason }).message
+  }
+}
+
+/**
+ * The handle inside a connection's userdata. `conn` is the vvnet connection; it lives in its
+ * own Scope under the bridge's root Scope, so it is closed by `close(conn)` from vv or by the
+ * bridge's `dispose`, whichever comes first.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ConnHandle extends ClosableHandle implements Handle {
+  /**
+   * What `sys.type` and messages call this userdata.
+   *
+   * @since 0.1.0
+   */
+  readonly vvType = "connection"
+
+  constructor(readonly conn: Conn, scope: Scope.CloseableScope) {
+    super(scope)
+  }
+
+  /** @internal */
+  protected get where() {
+    return { network: this.conn.network, address: this.conn.remoteAddress, source: this.conn.localAddress }
   }
 }
 
@@ -155,41 +164,21 @@ export class ConnHandle implements Handle {
  * @since 0.1.0
  * @category models
  */
-export class ListenerHandle implements Handle {
+export class ListenerHandle extends ClosableHandle implements Handle {
   /**
    * What `sys.type` and messages call this userdata.
    *
    * @since 0.1.0
    */
   readonly vvType = "listener"
-  private closedByVv = false
 
-  constructor(
-    readonly listener: Listener,
-    /** @internal */
-    readonly scope: Scope.CloseableScope
-  ) {}
-
-  /** Whether vv code closed it. */
-  get isClosed(): boolean {
-    return this.closedByVv
+  constructor(readonly listener: Listener, scope: Scope.CloseableScope) {
+    super(scope)
   }
 
-  /** @internal Marks it closed; false when it already was. */
-  claimClose(): boolean {
-    if (this.closedByVv) return false
-    this.closedByVv = true
-    return true
-  }
-
-  /** @internal Go's message for a second close. */
-  closedMessage(): string {
-    return NetError.make("Closed", {
-      op: "close",
-      network: this.listener.network,
-      address: this.listener.address,
-      reason: NetError.closedReason
-    }).message
+  /** @internal */
+  protected get where() {
+    return { network: this.listener.network, address: this.listener.address }
   }
 }
 
