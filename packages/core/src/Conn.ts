@@ -89,6 +89,22 @@ export interface Conn {
 export const abort = (conn: Conn): Effect.Effect<void> =>
   conn instanceof ConnImpl ? Effect.sync(() => conn.closeNow(true)) : conn.close
 
+/** A read error on `conn`, with its addresses (the combinators' own failures). */
+const readError = (
+  conn: Conn,
+  tag: "InvalidArgument" | "SystemError",
+  reason: string,
+  code?: string
+): NetError.NetError =>
+  NetError.make(tag, {
+    op: "read",
+    network: conn.network,
+    address: conn.remoteAddress,
+    source: conn.localAddress,
+    code,
+    reason
+  })
+
 /** The largest `n` readFull allocates (2 GiB − 1, V8's typed-array bound on 64-bit hosts). */
 const maxReadFull = 2 ** 31 - 1
 
@@ -104,26 +120,19 @@ export const readFull = (conn: Conn, n: number): Effect.Effect<Uint8Array, NetEr
   Effect.suspend(() => {
     if (!Number.isSafeInteger(n) || n < 0) return conn.read(n)
     if (n > maxReadFull) {
-      return Effect.fail(NetError.make("InvalidArgument", {
-        op: "read",
-        network: conn.network,
-        address: conn.remoteAddress,
-        source: conn.localAddress,
-        reason: `invalid argument: readFull allocates n bytes; n must be at most ${maxReadFull}, got ${n}`
-      }))
+      return Effect.fail(
+        readError(
+          conn,
+          "InvalidArgument",
+          `invalid argument: readFull allocates n bytes; n must be at most ${maxReadFull}, got ${n}`
+        )
+      )
     }
     const out = new Uint8Array(n)
     const loop = (offset: number): Effect.Effect<Uint8Array, NetError.NetError> =>
       offset === n ? Effect.succeed(out) : Effect.flatMap(conn.read(n - offset), (chunk) => {
         if (chunk.length === 0) {
-          return Effect.fail(NetError.make("SystemError", {
-            op: "read",
-            network: conn.network,
-            address: conn.remoteAddress,
-            source: conn.localAddress,
-            code: "UNEXPECTED_EOF",
-            reason: "unexpected EOF"
-          }))
+          return Effect.fail(readError(conn, "SystemError", "unexpected EOF", "UNEXPECTED_EOF"))
         }
         out.set(chunk, offset)
         return loop(offset + chunk.length)
@@ -144,13 +153,9 @@ export const readAll = (
 ): Effect.Effect<Uint8Array, NetError.NetError> =>
   Effect.suspend(() => {
     if (!(Number.isSafeInteger(maxBytes) && maxBytes >= 0)) {
-      return Effect.fail(NetError.make("InvalidArgument", {
-        op: "read",
-        network: conn.network,
-        address: conn.remoteAddress,
-        source: conn.localAddress,
-        reason: `invalid argument: maxBytes must be a non-negative integer, got ${maxBytes}`
-      }))
+      return Effect.fail(
+        readError(conn, "InvalidArgument", `invalid argument: maxBytes must be a non-negative integer, got ${maxBytes}`)
+      )
     }
     const chunks: Array<Uint8Array> = []
     let total = 0
@@ -166,13 +171,9 @@ export const readAll = (
       }
       total += chunk.length
       if (total > maxBytes) {
-        return Effect.fail(NetError.make("InvalidArgument", {
-          op: "read",
-          network: conn.network,
-          address: conn.remoteAddress,
-          source: conn.localAddress,
-          reason: `invalid argument: more than ${maxBytes} bytes before EOF`
-        }))
+        return Effect.fail(
+          readError(conn, "InvalidArgument", `invalid argument: more than ${maxBytes} bytes before EOF`)
+        )
       }
       chunks.push(chunk)
       return loop

@@ -11,56 +11,9 @@ import type { Conn } from "../src/Conn.js"
 import * as MemoryNet from "../src/MemoryNet.js"
 import * as Net from "../src/Net.js"
 import type * as NetError from "../src/NetError.js"
+import { eventually, failure, flush, isPending, settled, tagOf, text } from "./support/effects.js"
 
 const timeout = 60_000
-const decoder = new TextDecoder()
-const text = (b: Uint8Array) => decoder.decode(b)
-
-/** The outcome of an Exit: "success", the NetError's tag, or the cause's tag (Die, Interrupt). */
-const tagOf = <A, E>(exit: Exit.Exit<A, E>): string =>
-  Exit.isSuccess(exit)
-    ? "success"
-    : exit.cause._tag === "Fail"
-    ? String((exit.cause.error as { readonly _tag?: unknown })._tag)
-    : exit.cause._tag
-
-const failure = <A>(exit: Exit.Exit<A, NetError.NetError>): NetError.NetError => {
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure, got a success")
-  if (exit.cause._tag !== "Fail") throw new Error(`expected a typed failure, got ${exit.cause._tag}`)
-  return exit.cause.error
-}
-
-/**
- * Lets every runnable fiber and callback run: several turns of the real event loop (Effect's
- * scheduler uses microtasks and, now and then, a timer). Needed under TestClock, where
- * `Effect.sleep` does not advance real time.
- */
-const flush = Effect.promise(() =>
-  new Promise<void>((resolve) => {
-    let turns = 0
-    const turn = () => (++turns >= 3 ? resolve() : setTimeout(() => setImmediate(turn), 0))
-    setImmediate(turn)
-  })
-)
-
-const isPending = <A, E>(fiber: Fiber.Fiber<A, E>) => Effect.map(Fiber.poll(fiber), Option.isNone)
-
-/** Waits (event-loop turns, not clock time) until `fiber` is done, at most `turns` turns; its Exit. */
-const settled = <A, E>(fiber: Fiber.Fiber<A, E>, turns = 100) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < turns; i++) {
-      const done = yield* Fiber.poll(fiber)
-      if (Option.isSome(done)) return done.value
-      yield* flush
-    }
-    return yield* Effect.dieMessage(`fiber still running after ${turns} turns of the event loop`)
-  })
-
-/** Waits (event-loop turns, not clock time) until `check()` holds, at most `turns` turns. */
-const eventually = (check: () => boolean, turns = 100) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < turns && !check(); i++) yield* flush
-  })
 
 /**
  * Under TestClock: advances the clock `stepMs` at a time until `fiber` is done (at most
