@@ -30,6 +30,12 @@ import * as NetError from "./NetError.js"
  * - `noDelay`: disable Nagle's algorithm (TCP_NODELAY). Default: `true`, as in Go.
  * - `localAddress`: the local address to bind before connecting (`"127.0.0.2:0"`).
  * - `readBufferSize`: receive buffer high-water mark in bytes (default 131072).
+ * - `linger`: the longest, in milliseconds, that a closed connection lingers in the background
+ *   (delivering what was written before `close`, sending FIN, then discarding the peer's input
+ *   until its EOF) before its OS resources are released; default 5000 (`Transport.defaultLinger`).
+ *   `0` releases right after handing the FIN to the OS (input still unread then makes the OS
+ *   reset the connection). `close` itself never waits for it. Go's `TCPConn.SetLinger` in spirit,
+ *   in milliseconds.
  *
  * @since 0.1.0
  * @category models
@@ -40,6 +46,7 @@ export interface DialOptions {
   readonly noDelay?: boolean | undefined
   readonly localAddress?: string | undefined
   readonly readBufferSize?: number | undefined
+  readonly linger?: number | undefined
 }
 
 /**
@@ -51,6 +58,8 @@ export interface DialOptions {
  *   (a probe dial is refused), remove it and listen; without it such a file fails the listen
  *   with `AddressInUse`. A file that is not a socket is never removed. Default: `false`.
  * - `readBufferSize`: receive buffer high-water mark of accepted connections, in bytes.
+ * - `linger`: the graceful-close linger bound of accepted connections, in milliseconds (see
+ *   `DialOptions`); default 5000.
  *
  * @since 0.1.0
  * @category models
@@ -59,6 +68,7 @@ export interface ListenOptions {
   readonly backlog?: number | undefined
   readonly reclaimStaleSocket?: boolean | undefined
   readonly readBufferSize?: number | undefined
+  readonly linger?: number | undefined
 }
 
 /**

@@ -38,8 +38,14 @@ export interface OsError {
  * - `closeWrite(done)`: send FIN after the writes already handed over (half-close).
  * - `pause()` / `resume()`: stop and restart delivering inbound bytes (flow control; the OS
  *   then pushes back on the peer).
- * - `close(abort)`: release the OS resource; `abort` means reset (RST, Go's `SetLinger(0)`).
- *   Called exactly once.
+ * - `close(abort)`: called exactly once, and must return at once. With `abort`, reset the
+ *   connection and release the OS resource now (RST, Go's `SetLinger(0)`). Without it, close
+ *   gracefully in the background (the "lingering close" of nginx and Apache): deliver every
+ *   byte already handed to `write`, send FIN, then read and discard the peer's input until its
+ *   EOF (or a reset) or until the adapter's linger bound passes (`linger` of `DialOptions` /
+ *   `ListenOptions`, default `defaultLinger`), then release. Discarding input matters: an OS
+ *   that closes a socket with unread input resets it, and the peer loses what was written
+ *   before the close. Core ignores everything the adapter feeds to `Inbound` after `close`.
  *
  * @since 0.1.0
  * @category models
@@ -54,6 +60,15 @@ export interface ConnTransport {
   readonly resume: () => void
   readonly close: (abort: boolean) => void
 }
+
+/**
+ * The default bound, in milliseconds, on a graceful close's background linger (flush, FIN,
+ * drain the peer's input until its EOF): 5000, nginx's `lingering_timeout`.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultLinger = 5_000
 
 /**
  * The inbound side of a connection, fed by the adapter: `push` bytes as they arrive (returns

@@ -70,10 +70,18 @@ export type CaseId =
   | "R4"
   | "R6"
   | "R8"
+  | "R9"
+  | "R10"
+  | "R11"
+  | "R12"
+  | "R13"
   | "S1"
   | "S2"
   | "S3"
+  | "S4"
+  | "S5"
   | "P1"
+  | "P2"
 
 /**
  * What the suite needs to know about the implementation under test.
@@ -648,6 +656,14 @@ export const conformance = (options: Options): void => {
           else expect(tagOf(exit)).toBe("ConnectionReset")
         }
       }))
+
+    // ---- serve: bounded shutdown and log levels (S4, S5) ----
+
+    // ---- end of serve cases ----
+
+    // ---- connection edges: graceful close, resets, refused writes (R9-R13, P2) ----
+
+    // ---- end of connection-edge cases ----
 
     const chunkings = FastCheck.array(FastCheck.uint8Array({ minLength: 0, maxLength: 2048 }), { maxLength: 12 })
     const readSizes = FastCheck.array(FastCheck.integer({ min: 1, max: 4096 }), { minLength: 1, maxLength: 8 })
