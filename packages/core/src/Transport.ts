@@ -39,8 +39,10 @@ export interface OsError {
  * - `pause()` / `resume()`: stop and restart delivering inbound bytes (flow control; the OS
  *   then pushes back on the peer).
  * - `close(abort)`: called exactly once, and must return at once. With `abort`, reset the
- *   connection and release the OS resource now (RST, Go's `SetLinger(0)`). Without it, close
- *   gracefully in the background (the "lingering close" of nginx and Apache): deliver every
+ *   connection and release the OS resource now (RST, Go's `SetLinger(0)`). Without it, a
+ *   connection that never wrote a byte has nothing to deliver and is released at once (FIN, as
+ *   Go's `Close`), so a peer still sending learns of the close; otherwise close gracefully in
+ *   the background (the "lingering close" of nginx and Apache): deliver every
  *   byte already handed to `write`, send FIN, then read and discard the peer's input until its
  *   EOF (or a reset) or until the adapter's linger bound passes (`linger` of `DialOptions` /
  *   `ListenOptions`, default `defaultLinger`), then release. Discarding input matters: an OS

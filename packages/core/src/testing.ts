@@ -97,6 +97,7 @@ export type CaseId =
  * - `reset`: the network can reset a connection (`Conn.abort` sends RST); `false` for unix
  *   sockets, which have none: C05 is then skipped and C16 leaves out its reset part.
  * - `skip`: cases the implementation cannot express, each with the reason (shown in the name).
+ * - `propertyRuns`: runs of each seeded property (P2); default 10 (a soak run raises it).
  *
  * @since 0.1.0
  * @category models
@@ -111,12 +112,16 @@ export interface Options {
   readonly rss?: (() => number) | undefined
   readonly reset?: boolean | undefined
   readonly skip?: Partial<Record<CaseId, string>> | undefined
+  readonly propertyRuns?: number | undefined
 }
 
 const decoder = new TextDecoder()
 const text = (b: Uint8Array) => decoder.decode(b)
 const MiB = 1024 * 1024
 const timeout = 60_000
+
+/** Cases about a peer's reset, skipped where the network has none. */
+const resetCases: ReadonlySet<CaseId> = new Set(["C05", "R10", "R11"])
 
 const tagOf = <A>(exit: Exit.Exit<A, NetError.NetError>): string =>
   Exit.isSuccess(exit) ? "success" : exit.cause._tag === "Fail" ? exit.cause.error._tag : exit.cause._tag
@@ -131,7 +136,8 @@ export const conformance = (options: Options): void => {
   const { network } = options
   const canReset = options.reset ?? true
   const test = (id: CaseId, title: string, body: () => Effect.Effect<unknown, unknown, Net.Net | Scope.Scope>) => {
-    const reason = options.skip?.[id] ?? (id === "C05" && !canReset ? "the network has no reset (RST)" : undefined)
+    const reason = options.skip?.[id] ??
+      (resetCases.has(id) && !canReset ? "the network has no reset (RST)" : undefined)
     if (reason !== undefined) {
       it.skip(`${id} ${title} [skipped for ${options.name}: ${reason}]`, () => {})
       return
@@ -662,6 +668,193 @@ export const conformance = (options: Options): void => {
     // ---- end of serve cases ----
 
     // ---- connection edges: graceful close, resets, refused writes (R9-R13, P2) ----
+
+    /** Reads until EOF or a failure; returns the bytes and how the stream ended. */
+    const drain = (conn: Conn.Conn, limit: number) =>
+      Effect.gen(function*() {
+        const parts: Array<Uint8Array> = []
+        let size = 0
+        let end: NetError.NetError | "EOF" = "EOF"
+        for (let i = 0; i < 100_000 && size <= limit; i++) {
+          const exit = yield* Effect.exit(conn.read(64 * 1024))
+          if (Exit.isFailure(exit)) {
+            const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+            if (failure === undefined) return yield* Effect.failCause(exit.cause)
+            end = failure
+            break
+          }
+          if (exit.value.length === 0) break
+          parts.push(exit.value)
+          size += exit.value.length
+        }
+        const bytes = new Uint8Array(size)
+        let offset = 0
+        for (const part of parts) {
+          bytes.set(part, offset)
+          offset += part.length
+        }
+        return { bytes, end: end === "EOF" ? "EOF" : end._tag, error: end === "EOF" ? undefined : end }
+      })
+
+    const pattern = (size: number, seed = 0) => {
+      const bytes = new Uint8Array(size)
+      for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed) % 251
+      return bytes
+    }
+
+    /** True when `prefix` is a prefix of `whole`. */
+    const isPrefix = (prefix: Uint8Array, whole: Uint8Array) => {
+      if (prefix.length > whole.length) return false
+      for (let i = 0; i < prefix.length; i++) if (prefix[i] !== whole[i]) return false
+      return true
+    }
+
+    test("R9", "close delivers what was written, even while the peer is still sending", () =>
+      Effect.gen(function*() {
+        const reply = pattern(256 * 1024, 7)
+        // the handler reads the start of a request, replies, and returns: serve closes the
+        // connection with the rest of the request unread and the client still sending
+        const listener = yield* serve((conn) => Effect.zipRight(conn.read(1), conn.write(reply)))
+        const client = yield* dial(listener)
+        const sender = yield* Effect.fork(Effect.exit(
+          Effect.forEach(Array.from({ length: 64 }), () => client.write(pattern(16 * 1024, 3)), { discard: true })
+        ))
+        const { bytes, end } = yield* drain(client, 8 * MiB)
+        expect(end).toBe("EOF")
+        expect(bytes.length).toBe(reply.length)
+        expect(isPrefix(bytes, reply)).toBe(true)
+        const sent = yield* Fiber.join(sender)
+        // the server drained the rest of the request while it lingered: every write went out
+        expect(Exit.isSuccess(sent)).toBe(true)
+      }))
+
+    /** A client whose reading is paused (small buffer, full) while the server's bytes wait in the OS. */
+    const pausedPair = Effect.gen(function*() {
+      const listener = yield* Net.listen(network, options.listenAddress())
+      const client = yield* Net.dial(network, listener.address, { readBufferSize: 4096 })
+      const server = yield* listener.accept
+      const payload = pattern(2 * MiB, 11)
+      yield* Effect.fork(Effect.exit(server.write(payload)))
+      yield* Effect.sleep(Duration.millis(100))
+      return { client, server, payload }
+    })
+
+    test(
+      "R10",
+      "a reset while received bytes wait unread is ConnectionReset after them, never EOF",
+      () =>
+        Effect.gen(function*() {
+          const { client, payload, server } = yield* pausedPair
+          yield* Conn.abort(server)
+          yield* Effect.sleep(Duration.millis(50))
+          const { bytes, end, error } = yield* drain(client, 4 * MiB)
+          expect(end).toBe("ConnectionReset")
+          expect(bytes.length).toBeGreaterThan(0)
+          expect(isPrefix(bytes, payload)).toBe(true)
+          expect(error?.message.startsWith("read ")).toBe(true)
+          expect(error?.message.includes("write:")).toBe(false)
+        })
+    )
+
+    test(
+      "R11",
+      "a write after an unnoticed reset fails: a refused write is never counted",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pausedPair
+          yield* Conn.abort(server)
+          yield* Effect.sleep(Duration.millis(50))
+          const exit = yield* Effect.exit(client.write("x"))
+          expect(["ConnectionReset", "BrokenPipe"]).toContain(tagOf(exit))
+          // and it sticks: the next write fails the same way
+          expect(tagOf(yield* Effect.exit(client.write("y")))).toBe(tagOf(exit))
+        })
+    )
+
+    test("R12", "a failed write keeps what was received; after EOF, reads stay at EOF", () =>
+      Effect.gen(function*() {
+        // (a) reset, then a failed write: the bytes already received are still read, then the reset
+        if (canReset) {
+          const { client, payload, server } = yield* pausedPair
+          yield* Conn.abort(server)
+          yield* Effect.sleep(Duration.millis(50))
+          expect(["ConnectionReset", "BrokenPipe"]).toContain(tagOf(yield* Effect.exit(client.write("x"))))
+          const { bytes, end, error } = yield* drain(client, 4 * MiB)
+          expect(bytes.length).toBeGreaterThan(0)
+          expect(isPrefix(bytes, payload)).toBe(true)
+          expect(end).toBe("ConnectionReset")
+          expect(error?.message).toMatch(/^read .*connection reset by peer$/)
+          expect(error?.message.includes("write:")).toBe(false)
+        }
+        // (b) EOF read, then the peer resets and a write fails: reads keep returning EOF (Go)
+        {
+          const { client, server } = yield* pair
+          yield* server.write("bye")
+          yield* server.closeWrite
+          expect(text(yield* Conn.readAll(client))).toBe("bye")
+          yield* Conn.abort(server)
+          let failed = ""
+          for (let i = 0; i < 100 && failed === ""; i++) {
+            const exit = yield* Effect.exit(client.write(pattern(1024)))
+            if (Exit.isFailure(exit)) failed = tagOf(exit)
+            else yield* Effect.sleep(Duration.millis(5))
+          }
+          if (canReset) expect(["ConnectionReset", "BrokenPipe"]).toContain(failed)
+          expect((yield* client.read(10)).length).toBe(0)
+          expect((yield* client.read(10)).length).toBe(0)
+        }
+      }))
+
+    test(
+      "R13",
+      "a dialled connection stays writable after the peer's FIN (half-open, dialling side)",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair
+          yield* server.write("bye")
+          yield* server.closeWrite
+          expect(text(yield* Conn.readAll(client))).toBe("bye")
+          expect(yield* client.write("still here")).toBe(10)
+          yield* client.closeWrite
+          expect(text(yield* Conn.readAll(server))).toBe("still here")
+        })
+    )
+
+    const resetArbitrary = FastCheck.record({
+      size: FastCheck.integer({ min: 1, max: 512 * 1024 }),
+      cut: FastCheck.double({ min: 0, max: 1, noNaN: true }),
+      seed: FastCheck.integer({ min: 0, max: 250 }),
+      graceful: canReset ? FastCheck.boolean() : FastCheck.constant(true)
+    })
+    if (options.skip?.P2 !== undefined) {
+      it.skip(`P2 a reset is never a short stream then EOF [skipped for ${options.name}: ${options.skip.P2}]`, () => {})
+    } else {
+      it.scopedLive.prop(
+        "P2 a reset at any byte gives a prefix then ConnectionReset, a close gives every byte then EOF; never a short stream then EOF",
+        [resetArbitrary],
+        ([{ cut, graceful, seed, size }]) =>
+          Effect.gen(function*() {
+            const listener = yield* Net.listen(network, options.listenAddress())
+            const client = yield* Net.dial(network, listener.address, { readBufferSize: 8192 })
+            const server = yield* listener.accept
+            const payload = pattern(size, seed)
+            const k = Math.floor(cut * size)
+            yield* Effect.fork(Effect.exit(Effect.gen(function*() {
+              if (k > 0) yield* server.write(payload.subarray(0, k))
+              yield* graceful ? server.close : Conn.abort(server)
+            })))
+            const { bytes, end } = yield* drain(client, 2 * MiB)
+            expect(isPrefix(bytes, payload.subarray(0, k))).toBe(true)
+            if (graceful) {
+              expect(end).toBe("EOF")
+              expect(bytes.length).toBe(k)
+            } else {
+              expect(end).toBe("ConnectionReset")
+            }
+          }).pipe(Effect.scoped, Effect.provide(options.layer)),
+        { timeout, fastCheck: { numRuns: options.propertyRuns ?? 10 } }
+      )
+    }
 
     // ---- end of connection-edge cases ----
 

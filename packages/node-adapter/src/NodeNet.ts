@@ -159,6 +159,7 @@ export const make = (options?: Options): Net.Net["Type"] => {
       const keepAlive = dialOptions?.keepAlive
       const bad = checkMillis("dial", network, address, "timeout", dialOptions?.timeout) ??
         checkPositive("dial", network, address, "readBufferSize", dialOptions?.readBufferSize) ??
+        checkMillis("dial", network, address, "linger", dialOptions?.linger) ??
         (typeof keepAlive === "number"
           ? checkMillis("dial", network, address, "keepAlive", keepAlive)
           : checkBoolean("dial", network, address, "keepAlive", keepAlive)) ??
@@ -187,7 +188,8 @@ export const make = (options?: Options): Net.Net["Type"] => {
   ): Effect.Effect<Listener.Listener, NetError.NetError, Scope.Scope> =>
     Effect.gen(function*() {
       const bad = checkPositive("listen", network, address, "backlog", listenOptions?.backlog) ??
-        checkPositive("listen", network, address, "readBufferSize", listenOptions?.readBufferSize)
+        checkPositive("listen", network, address, "readBufferSize", listenOptions?.readBufferSize) ??
+        checkMillis("listen", network, address, "linger", listenOptions?.linger)
       if (bad !== undefined) return yield* bad
       const [addr, target] = yield* resolveTarget("listen", network, address)
       if (target.kind === "unix") {
@@ -265,13 +267,13 @@ class DialAttempt {
         // the remote end is the address dialled; the local one is asked of the OS now (Node
         // forgets it once it destroys the socket on an error or a reset)
         const made = this.target.kind === "unix"
-          ? fromSocket(socket, this.network, "", this.target.path, this.options?.readBufferSize)
+          ? fromSocket(socket, this.network, "", this.target.path, this.options)
           : fromSocket(
             socket,
             this.network,
             formatEnd(socket.localAddress, socket.localPort),
             Address.joinHostPort(host, this.target.port),
-            this.options?.readBufferSize
+            this.options
           )
         this.closeConn = made.close
         resume(Effect.succeed(made.conn))
@@ -472,7 +474,7 @@ class ListenAttempt {
           close: () => this.closeServer()
         }, { backlog })
         this.closeListener = close
-        const readBufferSize = this.options?.readBufferSize
+        const socketOptions = { readBufferSize: this.options?.readBufferSize, linger: this.options?.linger }
         server.on("connection", (socket: NodeNetModule.Socket) => {
           socket.on("error", () => {}) // replaced by fromSocket's handler; guards the gap
           if (this.target.kind === "inet") socket.setNoDelay(true)
@@ -482,7 +484,7 @@ class ListenAttempt {
             : formatEnd(socket.localAddress, socket.localPort)
           // asked now: Node forgets it once it destroys the socket on an error or a reset
           const remote = this.target.kind === "unix" ? "" : formatEnd(socket.remoteAddress, socket.remotePort)
-          acceptor.push(fromSocket(socket, this.network, local, remote, readBufferSize).conn)
+          acceptor.push(fromSocket(socket, this.network, local, remote, socketOptions).conn)
         })
         // After listening, errors are accept errors (EMFILE, ENFILE, …): transient, reported
         // to the next accept; libuv keeps listening.

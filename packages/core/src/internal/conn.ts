@@ -64,6 +64,19 @@ const runAll = (waiters: Waiters): void => {
 const abandoned: Effect.Effect<number, NetError.NetError> = Effect.succeed(0)
 
 /**
+ * An OS error as one direction reports it. A failure met by the other direction's system call
+ * keeps its errno but not that call's name (`read tcp A->B: connection reset by peer`, never
+ * `read tcp A->B: write: …`); on the read side a broken pipe is the reset it stands for (the
+ * connection is gone and the stream may be cut short, which EOF must never claim).
+ */
+const sideError = (error: OsError, side: "read" | "write"): OsError => {
+  const syscall = error.syscall
+  const foreign = syscall !== undefined && syscall !== "" && !syscall.startsWith(side)
+  if (side === "read" && error.code === "EPIPE") return { code: "ECONNRESET" }
+  return foreign ? { code: error.code, message: error.message } : error
+}
+
+/**
  * One write handed to the transport. `done` is what the transport calls; the write's fiber
  * waits only when the transport did not finish synchronously.
  */
@@ -196,12 +209,14 @@ export class ConnImpl implements Conn, Inbound {
   }
 
   fail(error: OsError): void {
-    if (this.closed || this.failure !== undefined) return
-    this.failure = error
-    if (this.writeFailure === undefined) this.writeFailure = error
-    this.wakeReaders()
-    this.settleWrites(() => Effect.fail(NetError.fromErrno(error, this.context("write"))))
+    if (this.closed) return
+    if (this.writeFailure === undefined) this.writeFailure = sideError(error, "write")
+    this.settleWrites(() => Effect.fail(NetError.fromErrno(this.writeFailure!, this.context("write"))))
     this.wakeWriters()
+    // After EOF, reads keep returning EOF (Go): the failure concerns the other direction.
+    if (this.failure !== undefined || this.eof) return
+    this.failure = sideError(error, "read")
+    this.wakeReaders()
   }
 
   private wakeReaders(): void {
@@ -228,10 +243,14 @@ export class ConnImpl implements Conn, Inbound {
     if (i >= 0) writes.splice(i, 1)
   }
 
-  /** @internal The failure of a write the transport reported; it sticks for later writes. */
+  /**
+   * @internal The failure of a write the transport reported; it sticks for later writes. Reads
+   * are not failed by it: bytes already received stay readable, and the transport reports
+   * what the read side sees (`fail`, `end`).
+   */
   writeFailed(error: OsError): Effect.Effect<never, NetError.NetError> {
-    if (this.writeFailure === undefined) this.writeFailure = error
-    return Effect.fail(NetError.fromErrno(error, this.context("write")))
+    if (this.writeFailure === undefined) this.writeFailure = sideError(error, "write")
+    return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
   }
 
   // ---- reading ------------------------------------------------------------------------------

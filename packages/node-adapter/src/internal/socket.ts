@@ -21,21 +21,61 @@ export const formatEnd = (host: string | undefined, port: number | undefined): s
   host === undefined || port === undefined ? "" : Addr.joinHostPort(unmapHost(host), port)
 
 const ignore = () => {}
+const nothing = new Uint8Array(0)
+
+/** @internal Options of `fromSocket`. */
+export interface SocketOptions {
+  /** core's receive buffer high-water mark, in bytes */
+  readonly readBufferSize?: number | undefined
+  /** the graceful close's background linger bound, in milliseconds */
+  readonly linger?: number | undefined
+}
+
+/**
+ * True when the kernel has already torn a TCP connection down (state CLOSED): `getpeername`
+ * then fails with ENOTCONN, where a connection whose peer only sent FIN (CLOSE_WAIT) still
+ * answers. Read through the handle, as Node's own `remoteAddress` getter does; an unknown
+ * handle shape answers false (trust the EOF).
+ */
+const tornDown = (socket: Net.Socket): boolean => {
+  const handle = (socket as unknown as { _handle?: { getpeername?: (out: object) => number } | null })._handle
+  if (handle == null || typeof handle.getpeername !== "function") return false
+  try {
+    return handle.getpeername({}) !== 0
+  } catch {
+    return false
+  }
+}
 
 /**
  * @internal
  * Wraps a connected node:net Socket as a vvnet Conn. Reads flow into core's bounded buffer
  * (`pause()` above its high-water mark, so the kernel pushes back on the peer); a write resolves
- * once libuv handed every byte to the kernel (at once when `writableLength` is 0 after the call,
- * else in the write callback). An `'error'` listener stays attached for the socket's whole life,
- * so no error ever reaches the process unhandled.
+ * once libuv handed every byte to the kernel (at once when `writableLength` is 0 after the call
+ * and the write did not fail, else in the write callback). An `'error'` listener stays attached
+ * for the socket's whole life, so no error ever reaches the process unhandled.
+ *
+ * Edges of the connection's life:
+ * - EOF vs reset: libuv (Node 20, before libuv pull request 4997) reports a clean EOF when
+ *   POLLHUP arrives after a partial read, which is exactly what a peer's RST looks like while
+ *   our reading was paused; the ECONNRESET the next read would have returned is never read.
+ *   On TCP, while our write side is open, an EOF is therefore checked: a connection that only
+ *   received FIN still has a peer (`getpeername` works); one the kernel tore down has none, and
+ *   then a zero-length write asks the kernel for the pending error (ECONNRESET: a reset, the
+ *   stream is truncated; EPIPE: the peer's FIN came first, the EOF is real).
+ * - A write the kernel refused fails: Node marks the stream errored at once but destroys it a
+ *   tick later, so `socket.errored` is checked before a write is reported as done.
+ * - `close(false)` on a connection that wrote bytes lingers in the background: `end()` flushes what libuv holds and sends FIN,
+ *   input is read and discarded until the peer's EOF, an error, or `linger` ms, then the
+ *   socket is destroyed. Once the FIN is handed over the socket no longer keeps the process
+ *   alive (`unref`), and the linger timer never does.
  */
 export const fromSocket = (
   socket: Net.Socket,
   network: Address.Network,
   localAddress: string | (() => string),
   remoteAddress: string | (() => string),
-  readBufferSize: number | undefined
+  options?: SocketOptions
 ): { readonly conn: Conn.Conn; readonly close: (abort: boolean) => void } => {
   // An address not known up front costs a getsockname/getpeername call: made on first use,
   // or at close (before the handle goes) so later error messages still name it.
@@ -45,6 +85,7 @@ export const fromSocket = (
     if (typeof local === "function") local = local()
     if (typeof remote === "function") remote = remote()
   }
+  const linger = options?.linger ?? Transport.defaultLinger
   const transport: Transport.ConnTransport = {
     network,
     get localAddress() {
@@ -54,13 +95,15 @@ export const fromSocket = (
       return typeof remote === "function" ? (remote = remote()) : remote
     },
     write(data, done) {
-      if (socket.destroyed) {
-        // destroyed by an error whose 'error' event has not been emitted yet
+      if (socket.destroyed || socket.errored != null) {
+        // destroyed or errored by a failure whose 'error' event has not been emitted yet
         done(socket.errored ? toOsError(socket.errored) : { code: "EPIPE", syscall: "write" })
         return false
       }
       socket.write(data, (error) => done(error ? toOsError(error) : undefined))
-      return socket.writableLength === 0 && !socket.destroyed
+      // a write the kernel refused synchronously leaves the stream errored (destroyed a tick
+      // later) with nothing queued: its callback reports the error, it is not "taken"
+      return socket.writableLength === 0 && !socket.destroyed && socket.errored == null
     },
     closeWrite(done) {
       socket.end(() => done())
@@ -70,24 +113,76 @@ export const fromSocket = (
     close(abort) {
       resolveAddresses()
       socket.removeListener("data", onData)
-      if (abort && network !== "unix" && typeof socket.resetAndDestroy === "function") {
-        try {
-          socket.resetAndDestroy()
-          return
-        } catch {
-          // not a TCP handle (or already closed): plain destroy below
+      if (abort) {
+        if (network !== "unix" && typeof socket.resetAndDestroy === "function") {
+          try {
+            socket.resetAndDestroy()
+            return
+          } catch {
+            // not a TCP handle (or already closed): plain destroy below
+          }
         }
+        socket.destroy()
+        return
       }
-      socket.destroy()
+      lingeringClose(socket, linger)
     }
   }
-  const { close, conn, inbound } = Transport.makeConn(transport, { readBufferSize })
+  const { close, conn, inbound } = Transport.makeConn(transport, { readBufferSize: options?.readBufferSize })
   const onData = (chunk: Buffer) => {
     inbound.push(chunk)
   }
   socket.on("data", onData)
-  socket.on("end", () => inbound.end())
+  socket.on("end", () => {
+    if (network === "unix" || socket.writableEnded || !tornDown(socket)) return inbound.end()
+    // torn down: a reset read as EOF, or a FIN followed by a reset; the kernel's pending error tells
+    socket.write(nothing, (error) => {
+      const code = error === undefined || error === null ? undefined : toOsError(error).code
+      if (code === undefined || code === "EPIPE") inbound.end()
+      else inbound.fail({ code, syscall: "read" })
+    })
+  })
   socket.on("error", (error) => inbound.fail(toOsError(error)))
   socket.on("close", ignore)
   return { conn, close }
+}
+
+/**
+ * Flush, FIN, discard input until the peer's EOF (or an error, or `linger` ms), then destroy.
+ * `linger` 0, or a connection that never wrote a byte, destroys at once: the kernel still sends what it took, then FIN (or RST when
+ * input is left unread).
+ */
+const lingeringClose = (socket: Net.Socket, linger: number): void => {
+  if (socket.destroyed) return
+  // nothing written, nothing to deliver: a peer still sending learns of the close at once
+  if (linger === 0 || socket.bytesWritten === 0) {
+    socket.destroy()
+    return
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => release(), Math.min(linger, 2 ** 31 - 1))
+  timer.unref()
+  const release = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+    socket.destroy()
+  }
+  socket.once("close", () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = undefined
+  })
+  // released once both the FIN is out (after every queued byte) and the peer's EOF is in
+  let flushed = false
+  let drained = socket.readableEnded
+  if (!drained) {
+    socket.once("end", () => {
+      drained = true
+      if (flushed) release()
+    })
+    socket.resume() // discards: no 'data' listener of ours is left
+  }
+  socket.end(() => {
+    flushed = true
+    if (drained) release()
+    else socket.unref() // the FIN is out: draining no longer keeps the process alive
+  })
 }
