@@ -36,6 +36,17 @@ export interface Conn {
    * Fails with `InvalidArgument` (n negative, fractional, NaN), `Timeout` (the read deadline
    * passed; no byte is lost), `Closed` (this side closed, also ends a pending read),
    * `ConnectionReset` (after every byte received before the reset), or another `NetError`.
+   *
+   * A reset is never EOF (design.md §2 rules 2 and 11): a stream cut short by the peer's reset
+   * ends in `ConnectionReset`, after the bytes that arrived before it. After a `write` failed,
+   * reads still return the bytes already received, then `ConnectionReset`; after EOF was read,
+   * reads keep returning EOF whatever later writes meet (Go). On NodeNet (Node 20), libuv may
+   * report a reset that arrives while reading is paused as EOF (fixed upstream by libuv pull
+   * request 4997, not in Node 20's libuv); vvnet then asks the kernel whether the connection
+   * was torn down and reports the reset. Two cases stay out of reach on Node 20: after this
+   * side's `closeWrite` (a reset and a FIN then look alike to Node), and on unix sockets; and
+   * bytes still in the kernel when a write fails are lost, because Node destroys a socket
+   * whose write failed.
    */
   read(n: number): Effect.Effect<Uint8Array, NetError.NetError>
   /**
@@ -55,9 +66,14 @@ export interface Conn {
    */
   readonly closeWrite: Effect.Effect<void, NetError.NetError>
   /**
-   * Closes the connection: idempotent, never fails. Pending and later reads and writes fail
-   * with `Closed`; deadline timers are cleared; bytes the OS already took still reach the peer,
-   * which then sees EOF. Only the first close reaches the OS.
+   * Closes the connection: idempotent, never fails, returns at once. Pending and later reads
+   * and writes fail with `Closed`; deadline timers are cleared; only the first close reaches the
+   * OS. The close is graceful (design.md §2 rule 6, the "lingering close" of nginx): in the
+   * background, every byte written before it is delivered, FIN is sent, and the peer's input is
+   * read and discarded until its EOF or the `linger` bound of `dial`/`listen` (default 5000 ms),
+   * so a peer that is still sending does not get a reset that throws away what it was sent;
+   * then the OS resources are released. A connection that never wrote a byte is released at
+   * once. `Conn.abort` is the immediate reset.
    */
   readonly close: Effect.Effect<void>
   /**
