@@ -1,7 +1,8 @@
 /**
  * Interop with @effect/platform: @effect/platform socket code (`Socket.toChannel`,
  * `Socket.toChannelString`, `socket.run`, `socket.writer`) running over a vvnet connection
- * viewed through `PlatformSocket.fromConn`, against servers served by `Net.serve`.
+ * viewed through `PlatformSocket.fromConn`, against servers served by `Net.serve`; and `run`'s
+ * backpressure against a fast peer.
  */
 import * as Socket from "@effect/platform/Socket"
 import { describe, expect, it } from "@effect/vitest"
@@ -194,4 +195,66 @@ describe.each(layers)("PlatformSocket writer release over $name", ({ layer }) =>
       yield* Fiber.join(halfClosing)
       expect((yield* Fiber.await(writing))._tag).toBe("Failure")
     }).pipe(Effect.provide(layer)), timeout)
+})
+
+describe("PlatformSocket run over NodeNet tcp: backpressure", () => {
+  it.scopedLive(
+    "run with a slow effectful handler holds a fast peer back: the peer's writes stall, memory stays bounded",
+    () =>
+      Effect.gen(function*() {
+        const total = 64 * MiB
+        const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+        const client = yield* Net.dial("tcp", listener.address)
+        const peer = yield* listener.accept
+        const socket = PlatformSocket.fromConn(client)
+        const arrayBuffersBefore = process.memoryUsage().arrayBuffers
+
+        // the peer writes as fast as the kernel lets it; `written` counts what the OS took
+        let written = 0
+        const block = new Uint8Array(64 * 1024)
+        const writing = yield* Effect.fork(Effect.whileLoop({
+          while: () => written < total,
+          body: () => peer.write(block),
+          step: (n) => {
+            written += n
+          }
+        }))
+
+        // The consumer behind the handler is serial (one permit), as a file or a downstream
+        // socket would be, and slow: 10 ms a chunk, ~6 MB/s at most. If `run` did not wait for
+        // the handler's Effect, chunks would pile up in memory behind it instead of in the kernel.
+        const consumer = yield* Effect.makeSemaphore(1)
+        const chunksToHandle = 100
+        let handledChunks = 0
+        let handledBytes = 0
+        const handledEnough = yield* Deferred.make<void>()
+        const running = yield* Effect.fork(socket.run((chunk) =>
+          consumer.withPermits(1)(Effect.gen(function*() {
+            yield* Effect.sleep(Duration.millis(10))
+            handledBytes += chunk.length
+            if (++handledChunks === chunksToHandle) yield* Deferred.succeed(handledEnough, undefined)
+          }))
+        ))
+
+        // whichever comes first: the slow handler got through its chunks, or the peer wrote it all
+        yield* Effect.raceFirst(Deferred.await(handledEnough), Effect.asVoid(Fiber.await(writing)))
+        const arrayBuffersGrowth = process.memoryUsage().arrayBuffers - arrayBuffersBefore
+
+        // Counts, not times: what the peer got ahead of the handler is what the kernel buffers
+        // hold (~5 MiB seen on loopback) plus vvnet's read buffer; without backpressure the peer
+        // writes all 64 MiB while the handler has seen a few. Margins: half the total.
+        expect(written).toBeLessThan(total)
+        expect(written - handledBytes).toBeLessThan(total / 2)
+        // what this process read stays small too (handled chunks, not yet collected, included)
+        expect(arrayBuffersGrowth).toBeLessThan(total / 2)
+        expect(handledChunks).toBeGreaterThanOrEqual(chunksToHandle) // (not ended by the peer)
+
+        yield* Fiber.interrupt(running)
+        yield* Fiber.interrupt(writing)
+        yield* client.close
+        yield* peer.close
+        yield* listener.close
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 })
