@@ -12,8 +12,11 @@ import type { Network } from "./Address.js"
 import type { Conn } from "./Conn.js"
 import * as internalConn from "./internal/conn.js"
 import * as internalListener from "./internal/listener.js"
-import { clockTimer, liveTimer } from "./internal/timer.js"
+import { clockTimer, liveTimer, scheduleLive } from "./internal/timer.js"
+import { invalidPositive, invalidTimeout } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
+import type { DialOptions, ListenOptions } from "./Net.js"
+import * as NetError from "./NetError.js"
 
 /**
  * An OS-level error as a transport reports it: an errno name (`"ECONNRESET"`), the system call,
@@ -181,4 +184,81 @@ export const makeListener = (
 ): { readonly listener: Listener; readonly acceptor: Acceptor; readonly close: () => void } => {
   const impl = new internalListener.ListenerImpl(transport, options?.backlog ?? internalListener.defaultBacklog)
   return { listener: impl, acceptor: impl, close: () => impl.closeNow() }
+}
+
+// ---- adapter kit ------------------------------------------------------------------------------
+
+/**
+ * Calls `f` once after `ms` milliseconds on the host's timers, for an adapter's own timeouts
+ * (a dial timeout, a linger bound). Unlike a bare `setTimeout`, delays past its 2^31 - 1 ms
+ * bound (about 24.8 days) are honoured by chaining. With `unref`, the timer does not keep the
+ * process alive (where the host supports it). Returns a function that cancels the timer;
+ * cancelling after it fired does nothing.
+ *
+ * @since 0.2.0
+ * @category adapter kit
+ */
+export const schedule = (ms: number, f: () => void, options?: { readonly unref?: boolean | undefined }): () => void =>
+  scheduleLive(ms, f, options?.unref === true)
+
+const invalidOption = (op: NetError.Op, network: string, address: string, reason: string) =>
+  NetError.make("InvalidArgument", { op, network, address, reason })
+
+const checkMillis = (name: string, value: unknown): string | undefined =>
+  value === undefined || invalidTimeout(value) === undefined
+    ? undefined
+    : `invalid argument: ${name} must be a finite, non-negative number of milliseconds, got ${String(value)}`
+
+const checkBoolean = (name: string, value: unknown): string | undefined =>
+  value === undefined || typeof value === "boolean"
+    ? undefined
+    : `invalid argument: ${name} must be a boolean, got ${String(value)}`
+
+const checkPositive = (name: string, value: unknown): string | undefined =>
+  value === undefined ? undefined : invalidPositive(name, value)
+
+/**
+ * Validates the options of `dial` the way every adapter must (before any lookup or syscall):
+ * `timeout`, `linger` and a numeric `keepAlive` are finite, non-negative milliseconds;
+ * `readBufferSize` is a positive integer; `keepAlive` (otherwise) and `noDelay` are booleans.
+ * Returns the `InvalidArgument` to fail with (op `"dial"`), or undefined when they are valid.
+ * `localAddress` is left to the adapter (its form depends on the network).
+ *
+ * @since 0.2.0
+ * @category adapter kit
+ */
+export const validateDialOptions = (
+  network: string,
+  address: string,
+  options: DialOptions | undefined
+): NetError.InvalidArgument | undefined => {
+  if (options === undefined) return undefined
+  const keepAlive = options.keepAlive
+  const reason = checkMillis("timeout", options.timeout) ??
+    checkPositive("readBufferSize", options.readBufferSize) ??
+    checkMillis("linger", options.linger) ??
+    (typeof keepAlive === "number" ? checkMillis("keepAlive", keepAlive) : checkBoolean("keepAlive", keepAlive)) ??
+    checkBoolean("noDelay", options.noDelay)
+  return reason === undefined ? undefined : invalidOption("dial", network, address, reason)
+}
+
+/**
+ * Validates the options of `listen`: `backlog` and `readBufferSize` are positive integers,
+ * `linger` is finite, non-negative milliseconds, `reclaimStaleSocket` is a boolean. Returns the
+ * `InvalidArgument` to fail with (op `"listen"`), or undefined when they are valid.
+ *
+ * @since 0.2.0
+ * @category adapter kit
+ */
+export const validateListenOptions = (
+  network: string,
+  address: string,
+  options: ListenOptions | undefined
+): NetError.InvalidArgument | undefined => {
+  if (options === undefined) return undefined
+  const reason = checkPositive("backlog", options.backlog) ??
+    checkPositive("readBufferSize", options.readBufferSize) ??
+    checkMillis("linger", options.linger) ??
+    checkBoolean("reclaimStaleSocket", options.reclaimStaleSocket)
+  return reason === undefined ? undefined : invalidOption("listen", network, address, reason)
 }

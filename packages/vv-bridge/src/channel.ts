@@ -15,10 +15,10 @@
  *
  * @since 0.1.0
  */
+import { Transport } from "@vvnet/core"
 import type { Native } from "./Host.js"
 import { type Args, defineNative, describe, type Handle } from "./internal/args.js"
 import type { NativeContext } from "./internal/context.js"
-import { schedule } from "./internal/timer.js"
 import { Waiter } from "./internal/waiter.js"
 
 /**
@@ -120,7 +120,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   /** A receiving wait: error("timeout") after `ms` milliseconds unless ms ≤ 0. */
   const receiving = (ms: number): Waiter<V> => {
     const waiter = new Waiter<V>()
-    if (ms > 0) waiter.onSettle(schedule(ms, () => waiter.settle(host.error("timeout"))))
+    if (ms > 0) waiter.onSettle(Transport.schedule(ms, () => waiter.settle(host.error("timeout"))))
     return waiter
   }
 

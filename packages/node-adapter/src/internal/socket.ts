@@ -159,16 +159,15 @@ const lingeringClose = (socket: Net.Socket, linger: number): void => {
     socket.destroy()
     return
   }
-  let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => release(), Math.min(linger, 2 ** 31 - 1))
-  timer.unref()
+  let cancel: (() => void) | undefined = Transport.schedule(linger, () => release(), { unref: true })
   const release = () => {
-    if (timer !== undefined) clearTimeout(timer)
-    timer = undefined
+    cancel?.()
+    cancel = undefined
     socket.destroy()
   }
   socket.once("close", () => {
-    if (timer !== undefined) clearTimeout(timer)
-    timer = undefined
+    cancel?.()
+    cancel = undefined
   })
   // released once both the FIN is out (after every queued byte) and the peer's EOF is in
   let flushed = false
