@@ -1,6 +1,7 @@
 /**
  * Builds the child processes' code before a run: esbuild bundles `child.ts` (with the variants
- * and the workspace packages' TypeScript sources) and `idle-clients.ts` into plain ESM under
+ * and the workspace packages' TypeScript sources), `idle-clients.ts` and `load-clients.ts` (the
+ * helper processes, plain node:net) into plain ESM under
  * bench/results/.build/, with source maps; effect and @effect/* stay external and load from
  * node_modules as an application would load them.
  *
@@ -21,12 +22,17 @@ export const buildDir = Path.join(srcDir, "..", "results", ".build")
 export interface Built {
   readonly child: string
   readonly idleClients: string
+  readonly loadClients: string
 }
 
 export const build = async (): Promise<Built> => {
   Fs.mkdirSync(buildDir, { recursive: true })
   await esbuild.build({
-    entryPoints: { child: Path.join(srcDir, "child.ts"), "idle-clients": Path.join(srcDir, "idle-clients.ts") },
+    entryPoints: {
+      child: Path.join(srcDir, "child.ts"),
+      "idle-clients": Path.join(srcDir, "idle-clients.ts"),
+      "load-clients": Path.join(srcDir, "load-clients.ts")
+    },
     outdir: buildDir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
@@ -41,5 +47,9 @@ export const build = async (): Promise<Built> => {
     external: ["effect", "effect/*", "@effect/*"],
     logLevel: "warning"
   })
-  return { child: Path.join(buildDir, "child.mjs"), idleClients: Path.join(buildDir, "idle-clients.mjs") }
+  return {
+    child: Path.join(buildDir, "child.mjs"),
+    idleClients: Path.join(buildDir, "idle-clients.mjs"),
+    loadClients: Path.join(buildDir, "load-clients.mjs")
+  }
 }

@@ -6,8 +6,8 @@
  *
  * Runs as the esbuild bundle results/.build/child.mjs (see build.ts), forked by main.ts.
  *
- * Server and client share this process (both ends use the variant), except in the idle
- * scenario, whose clients are plain node:net sockets in a helper process.
+ * Server and client share this process (both ends use the variant), except in the idle and
+ * server-load scenarios, whose clients are plain node:net sockets in a helper process.
  */
 import type { ChildProcess } from "node:child_process"
 import { performance } from "node:perf_hooks"
@@ -22,8 +22,9 @@ const Effect = await import("effect").then((m) => m.Effect)
 Effect.runSync(Effect.succeed(1))
 
 const job: ChildJob = JSON.parse(process.argv[2]!)
-/** The helper's build sits next to this file's build (results/.build/). */
+/** The helpers' builds sit next to this file's build (results/.build/). */
 const idleClients = fileURLToPath(new URL("./idle-clients.mjs", import.meta.url))
+const loadClients = fileURLToPath(new URL("./load-clients.mjs", import.meta.url))
 const { variant } = await registry[job.variant]!()
 
 const send = (message: ChildMessage): Promise<void> => new Promise((resolve) => process.send!(message, () => resolve()))
@@ -136,16 +137,18 @@ const accept = (v: Variant, p: Record<string, number>): Promise<Measured> => {
   )
 }
 
-/** Asks the helper to do something and waits for the reply of type `reply`. */
-const ask = (helper: ChildProcess, message: object, reply: string): Promise<void> =>
+type HelperReply = { readonly type: string; readonly message?: string } & Record<string, unknown>
+
+/** Asks a helper to do something and waits for (and returns) its reply of type `reply`. */
+const ask = (helper: ChildProcess, message: object, reply: string): Promise<HelperReply> =>
   new Promise((resolve, reject) => {
-    const onMessage = (m: { type: string; message?: string }) => {
+    const onMessage = (m: HelperReply) => {
       if (m.type === reply) {
         helper.off("message", onMessage)
-        resolve()
+        resolve(m)
       } else if (m.type === "error") {
         helper.off("message", onMessage)
-        reject(new Error(`idle helper: ${m.message}`))
+        reject(new Error(`helper: ${m.message}`))
       }
     }
     helper.on("message", onMessage)
@@ -169,16 +172,24 @@ const fullGc = async () => {
   }
 }
 
+const startHelper = async (file: string): Promise<ChildProcess> => {
+  const helper = forkJs(file, [])
+  await new Promise<void>((resolve, reject) => {
+    helper.once("spawn", resolve)
+    helper.once("error", reject)
+  })
+  return helper
+}
+
 const idle = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
   const start = v.idleServer ?? unsupported("idle")
   const n = p.connections!
   const server = await start()
-  const helper = forkJs(idleClients, [])
+  const helper = await startHelper(idleClients).catch(async (error) => {
+    await server.close()
+    throw error
+  })
   try {
-    await new Promise<void>((resolve, reject) => {
-      helper.once("spawn", resolve)
-      helper.once("error", reject)
-    })
     // Warm-up: a first batch of connections opened and closed, so lazily created per-server
     // state is in the baseline.
     await ask(helper, { type: "open", port: server.port, count: p.warmupConnections }, "opened")
@@ -214,12 +225,95 @@ const idle = async (v: Variant, p: Record<string, number>): Promise<Measured> =>
   }
 }
 
+/**
+ * Server under load: the variant's server in this process, a helper process of plain node:net
+ * clients driving `connections` keep-alive connections of request/response at it (see
+ * load-clients.ts), so this process's CPU is the server's alone. One run: the helper opens the
+ * connections, this process waits until the server runs a handler for each, the helper drives
+ * for `durationMs` (bounded by `maxRequests`), then closes them and the server must see every
+ * handler end. Rate = requests / the helper's drive time; `cpuMsPerUnit` = this process's CPU
+ * during the drive / requests. Checked: every reply piece (helper), every request piece
+ * (`RequestParser`), the server answered exactly as many requests as the helper got replies,
+ * bytes = requests × size, and the drive finished within its limit.
+ */
+const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
+  const start = v.loadServer ?? unsupported("server-load")
+  const n = p.connections!
+  const size = p.size!
+  const server = await start({ size })
+  const problems: Array<string> = []
+  const rates: Array<number> = []
+  const cpu: Array<number> = []
+  const extra: Record<string, number> = {}
+  const helper = await startHelper(loadClients).catch(async (error) => {
+    await server.close()
+    throw error
+  })
+  try {
+    for (let i = 0; i < p.warmupRuns! + p.runs!; i++) {
+      const timed = i >= p.warmupRuns!
+      const name = timed ? `run ${i - p.warmupRuns! + 1}` : `warm-up ${i + 1}`
+      await ask(helper, { type: "open", port: server.port, connections: n }, "opened")
+      await waitUntil("connections", () => server.live() === n)
+      if (timed && extra.windowStartUs === undefined) extra.windowStartUs = nowUs()
+      const served0 = server.tally.requests
+      const errors0 = server.tally.errors
+      const cpu0 = process.cpuUsage()
+      const r = await ask(
+        helper,
+        { type: "drive", durationMs: p.durationMs, maxRequests: p.maxRequests, size },
+        "driven"
+      ) as HelperReply & {
+        requests: number
+        bytes: number
+        errors: number
+        elapsedMs: number
+        complete: boolean
+      }
+      const used = process.cpuUsage(cpu0)
+      if (timed) extra.windowEndUs = nowUs()
+      const served = server.tally.requests - served0
+      const serverErrors = server.tally.errors - errors0
+      if (
+        !r.complete || r.errors !== 0 || serverErrors !== 0 || served !== r.requests || r.requests === 0 ||
+        r.bytes !== r.requests * size
+      ) {
+        problems.push(
+          `${name}: ${r.complete ? "" : "did not finish in time; "}${r.requests} replies (${r.bytes} bytes, ` +
+            `${r.errors} bad) for ${served} requests answered (${serverErrors} bad)`
+        )
+      }
+      await ask(helper, { type: "closeAll" }, "closed")
+      await waitUntil("connections to close", () => server.live() === 0)
+      if (timed) {
+        const k = rates.length + 1
+        rates.push(r.requests / (r.elapsedMs / 1000))
+        cpu.push((used.user + used.system) / 1000 / r.requests)
+        extra[`run${k}`] = rates[k - 1]!
+        extra[`requests${k}`] = r.requests
+      }
+    }
+  } finally {
+    helper.send({ type: "exit" })
+    await server.close()
+  }
+  extra.cpuMsPerUnit = median(cpu)
+  extra.connections = n
+  return {
+    value: median(rates),
+    extra,
+    verified: problems.length === 0,
+    detail: problems.length === 0 ? `all ${p.warmupRuns! + p.runs!} runs verified` : problems.join("; ")
+  }
+}
+
 const runners: Record<ScenarioId, (v: Variant, p: Record<string, number>) => Promise<Measured>> = {
   bulk64k: bulk,
   bulk4k: bulk,
   pingpong: pingPong,
   accept,
-  idle
+  idle,
+  "server-load": serverLoad
 }
 
 for (const { id, params } of job.scenarios) {

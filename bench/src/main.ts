@@ -197,7 +197,7 @@ const main = async () => {
       const def = scenarioById(s.scenario)!
       const flag = s.verified ? "" : `  VERIFICATION FAILED: ${s.detail}`
       console.error(
-        `[${i + 1}/${runs.length}] rep ${s.rep} ${s.scenario.padEnd(8)} ${s.variant.padEnd(9)} ` +
+        `[${i + 1}/${runs.length}] rep ${s.rep} ${s.scenario.padEnd(11)} ${s.variant.padEnd(12)} ` +
           `${def.format(s.value).padStart(9)} ${def.unit}${flag}`
       )
     }
@@ -220,10 +220,13 @@ const main = async () => {
     `Loopback 127.0.0.1. Each measurement ran in ${layout}: untimed warm-up runs, then timed runs ` +
     "whose median the child reports; the table gives the median and range of those over the " +
     "repetitions. Every child loads effect first (raw included). Server and client share the child " +
-    "process and use the same variant, except idle, whose clients are plain node:net sockets in a " +
-    "helper process. TCP_NODELAY on everywhere. \"CPU/unit vs raw\": process CPU time (user + " +
-    "system) per MB, round trip or connection, relative to raw; lower is better, and less " +
-    "disturbed by a busy machine than the rates. MB = 10^6 bytes, KiB = 1024 bytes.",
+    "process and use the same variant, except idle and server-load, whose clients are plain node:net " +
+    "sockets in a helper process (server-load: 64 keep-alive connections, one 100 B request in " +
+    "flight on each, every reply checked). TCP_NODELAY on everywhere. \"CPU/unit vs raw\": process " +
+    "CPU time (user + system) per MB, round trip, connection or request (server-load: the server " +
+    "process's alone), relative to raw; lower is better, and less disturbed by a busy machine than " +
+    "the rates. effect-floor is the thinnest Effect wrapping of node:net (what Effect itself costs). " +
+    "MB = 10^6 bytes, KiB = 1024 bytes.",
     ""
   ].join("\n")
   const table = markdown(o.scenarios, rows)

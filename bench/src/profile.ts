@@ -145,6 +145,8 @@ const packageOf = (url: string): string => {
   const s = shortUrl(url)
   if (s.startsWith("packages/core/")) return "@vvnet/core"
   if (s.startsWith("packages/node-adapter/")) return "@vvnet/node-adapter"
+  if (s.startsWith("packages/")) return `@vvnet/${s.split("/")[1]}`
+  if (s.startsWith("bench/src/variants/")) return "bench variant code"
   if (s.startsWith("bench/")) return "bench harness"
   const parts = s.split("/")
   return parts[0]!.startsWith("@") ? `${parts[0]}/${parts[1]}` : parts[0]!
@@ -261,7 +263,10 @@ export const callers = (
     let via: string | undefined
     for (let at = parent.get(leaf.id); at !== undefined; at = parent.get(at)) {
       const l = label(byId.get(at)!)
-      if (l.pkg === "@vvnet/core" || l.pkg === "@vvnet/node-adapter" || l.pkg === "bench harness") {
+      if (
+        l.pkg === "@vvnet/core" || l.pkg === "@vvnet/node-adapter" || l.pkg === "bench harness" ||
+        l.pkg === "bench variant code"
+      ) {
         via = `${l.text}${chain.length > 0 ? ` → ${chain.slice(-3).join(" → ")}` : ""}`
         break
       }

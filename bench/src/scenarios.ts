@@ -78,6 +78,18 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
     quick: { connections: 300, warmupConnections: 30 },
     exposeGc: true,
     format: kib
+  },
+  {
+    id: "server-load",
+    title: "server under load, 64 conns × 100 B req/resp",
+    unit: "requests/s",
+    higherIsBetter: true,
+    // One run: drive for durationMs (at most maxRequests requests in total) on `connections`
+    // connections opened before it; CPU is the server process's alone.
+    full: { connections: 64, size: 100, durationMs: 2_000, maxRequests: 2_000_000, warmupRuns: 2, runs: 3 },
+    quick: { connections: 64, size: 100, durationMs: 1_000, maxRequests: 1_000_000, warmupRuns: 1, runs: 1 },
+    exposeGc: false,
+    format: int
   }
 ]
 
@@ -108,5 +120,7 @@ export const designReference: Record<ScenarioId, string> = {
   bulk4k: "raw 747 MB/s; platform 0.34×",
   pingpong: "raw 13,556 round trips/s; platform 0.86–0.92×",
   accept: "raw 4,911 conn/s; platform 0.50×",
-  idle: "raw 1.0 KB heap; platform 21.9 KB heap"
+  idle: "raw 1.0 KB heap; platform 21.9 KB heap",
+  "server-load":
+    "not measured then (issue 11: wrk, 20 keep-alive connections, a minimal HTTP/1.1 server: vvnet 0.53× raw)"
 }

@@ -3,8 +3,9 @@
  * of each scenario it supports; the harness does warm-up, timing, verification and memory
  * measurement, so every variant is measured the same way.
  *
- * Every operation runs server and client in the same process, on 127.0.0.1, except the idle
- * scenario, whose clients live in a separate helper process (only the server is measured).
+ * Every operation runs server and client in the same process, on 127.0.0.1, except the idle and
+ * server-load scenarios, whose clients live in a separate helper process (only the server is
+ * measured).
  */
 
 /** Where the server listens and the client dials. Loopback only. */
@@ -63,6 +64,33 @@ export interface IdleServer {
   readonly close: () => Promise<void>
 }
 
+export interface LoadParams {
+  /** Request and reply size in bytes. */
+  readonly size: number
+}
+
+/**
+ * A server for the server-load scenario. Each connection carries requests of `size` bytes, one
+ * at a time (the client sends the next only after the reply): the server parses them with a
+ * `RequestParser` (verify.ts), which checks every piece, and writes the reply it returns.
+ */
+export interface LoadServer {
+  readonly port: number
+  /** Connections accepted whose handler is running (not yet closed). */
+  readonly live: () => number
+  /** The tally the connections' `RequestParser`s add to: requests answered, bad pieces. */
+  readonly tally: LoadTally
+  readonly close: () => Promise<void>
+}
+
+/** Server-side counts of the server-load scenario, shared by all of a server's connections. */
+export interface LoadTally {
+  /** Requests completed (each answered with a reply). */
+  requests: number
+  /** Pieces of a request that did not carry its tag, or ran past its end (must stay 0). */
+  errors: number
+}
+
 /**
  * A variant: one way of doing networking. Leave out the scenarios it does not support; the
  * table shows "—" there. To add one (e.g. the later `vv-bridge` bulk path), write a module
@@ -77,16 +105,17 @@ export interface Variant {
   readonly pingPong?: (params: PingPongParams) => Promise<PingPongOutcome>
   readonly accept?: (params: AcceptParams) => Promise<AcceptOutcome>
   readonly idleServer?: () => Promise<IdleServer>
+  readonly loadServer?: (params: LoadParams) => Promise<LoadServer>
 }
 
-export type ScenarioId = "bulk64k" | "bulk4k" | "pingpong" | "accept" | "idle"
+export type ScenarioId = "bulk64k" | "bulk4k" | "pingpong" | "accept" | "idle" | "server-load"
 
 /** One measurement, as the child process reports it. */
 export interface Sample {
   readonly scenario: ScenarioId
   readonly variant: string
   readonly rep: number
-  /** The headline value: MB/s, round trips/s, conn/s, or heap bytes per connection. */
+  /** The headline value: MB/s, round trips/s, conn/s, requests/s, or heap bytes per connection. */
   readonly value: number
   /** Extra figures (e.g. `rssPerConn`, `elapsedMs`). */
   readonly extra: Record<string, number>

@@ -18,17 +18,19 @@ import type { Variant } from "../types.js"
 
 export const registry: Record<string, () => Promise<{ readonly variant: Variant }>> = {
   raw: () => import("./raw.js"),
+  "effect-floor": () => import("./effect-floor.js"),
   platform: () => import("./platform.js"),
   vvnet: () => import("./vvnet.js"),
   "vv-bridge": () => import("./vv-bridge.js")
 }
 
 /** Variants measured when `--variants` is not given. */
-export const defaultVariants: ReadonlyArray<string> = ["raw", "platform", "vvnet", "vv-bridge"]
+export const defaultVariants: ReadonlyArray<string> = ["raw", "effect-floor", "platform", "vvnet", "vv-bridge"]
 
 /** Row labels (kept here so the harness can label rows without loading the modules). */
 export const labels: Record<string, string> = {
   raw: "raw node:net",
+  "effect-floor": "effect floor (thinnest Effect over node:net)",
   platform: "@effect/platform-node NodeSocket",
   vvnet: "vvnet NodeNet",
   "vv-bridge": "vv-bridge (std/net.vv natives)"
@@ -36,8 +38,9 @@ export const labels: Record<string, string> = {
 
 /** Which scenarios each variant implements (so the harness schedules no child for a gap). */
 export const supports: Record<string, ReadonlyArray<string>> = {
-  raw: ["bulk64k", "bulk4k", "pingpong", "accept", "idle"],
-  platform: ["bulk64k", "bulk4k", "pingpong", "accept", "idle"],
-  vvnet: ["bulk64k", "bulk4k", "pingpong", "accept", "idle"],
-  "vv-bridge": ["bulk64k"]
+  raw: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
+  "effect-floor": ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
+  platform: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
+  vvnet: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
+  "vv-bridge": ["bulk64k", "server-load"]
 }

@@ -12,8 +12,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { HOST, type Variant } from "../types.js"
-import { echoPieceOk, messages, pattern, PatternCounter } from "../verify.js"
+import { HOST, type LoadTally, type Variant } from "../types.js"
+import { echoPieceOk, messages, pattern, PatternCounter, replies, RequestParser } from "../verify.js"
 
 type SocketError = Socket.SocketError
 
@@ -31,6 +31,36 @@ const noop = () => {}
 /** Echoes every chunk back (the handler's Effect runs on a fiber per chunk, as run does it). */
 const echo = (socket: Socket.Socket) =>
   Effect.scoped(Effect.flatMap(socket.writer, (write) => socket.run((chunk) => write(chunk))))
+
+/** Answers server-load requests: the reply is written when a chunk completes a request. */
+const respond = (socket: Socket.Socket, parser: RequestParser) =>
+  Effect.scoped(Effect.flatMap(socket.writer, (write) =>
+    socket.run((chunk) => {
+      const reply = parser.feed(chunk)
+      return reply === undefined ? undefined : write(reply)
+    })))
+
+/**
+ * A long-lived server (idle, server-load): `server.run` with `handler` per socket, counting live
+ * handlers; closed by the returned `close`.
+ */
+const serveLong = async <E>(handler: (socket: Socket.Socket) => Effect.Effect<void, E>) => {
+  const scope = Effect.runSync(Scope.make())
+  let live = 0
+  const port = await Effect.runPromise(
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      yield* Effect.forkScoped(server.run((socket) =>
+        Effect.suspend(() => {
+          live++
+          return Effect.ensuring(handler(socket), Effect.sync(() => live--))
+        })
+      ))
+      return portOf(server)
+    }).pipe(Scope.extend(scope))
+  )
+  return { port, live: () => live, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
 
 export const variant: Variant = {
   id: "platform",
@@ -148,21 +178,12 @@ export const variant: Variant = {
       return { accepted }
     }))),
 
-  async idleServer() {
-    const scope = Effect.runSync(Scope.make())
-    let live = 0
-    const port = await Effect.runPromise(
-      Effect.gen(function*() {
-        const server = yield* makeServer
-        yield* Effect.forkScoped(server.run((socket) =>
-          Effect.suspend(() => {
-            live++
-            return Effect.ensuring(echo(socket), Effect.sync(() => live--))
-          })
-        ))
-        return portOf(server)
-      }).pipe(Scope.extend(scope))
-    )
-    return { port, live: () => live, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+  idleServer: () => serveLong(echo),
+
+  async loadServer({ size }) {
+    const tally: LoadTally = { requests: 0, errors: 0 }
+    const answers = replies(size)
+    const server = await serveLong((socket) => respond(socket, new RequestParser(size, answers, tally)))
+    return { ...server, tally }
   }
 }

@@ -6,8 +6,8 @@
  */
 import { once } from "node:events"
 import * as Net from "node:net"
-import { HOST, type Variant } from "../types.js"
-import { echoPieceOk, messages, pattern, PatternCounter } from "../verify.js"
+import { HOST, type LoadTally, type Variant } from "../types.js"
+import { echoPieceOk, messages, pattern, PatternCounter, replies, RequestParser } from "../verify.js"
 
 const listen = (onConnection: (socket: Net.Socket) => void): Promise<Net.Server> =>
   new Promise((resolve, reject) => {
@@ -144,5 +144,23 @@ export const variant: Variant = {
       socket.on("close", () => live--)
     })
     return { port: portOf(server), live: () => live, close: () => closeServer(server) }
+  },
+
+  async loadServer({ size }) {
+    const tally: LoadTally = { requests: 0, errors: 0 }
+    const answers = replies(size)
+    let live = 0
+    const server = await listen((socket) => {
+      live++
+      const parser = new RequestParser(size, answers, tally)
+      socket.on("data", (chunk: Buffer) => {
+        const reply = parser.feed(chunk)
+        if (reply !== undefined) socket.write(reply)
+      })
+      socket.on("end", () => socket.end())
+      socket.on("error", () => socket.destroy())
+      socket.on("close", () => live--)
+    })
+    return { port: portOf(server), live: () => live, tally, close: () => closeServer(server) }
   }
 }

@@ -2,8 +2,9 @@
  * vv-bridge: the natives of `std/net.vv` (`@vvnet/vv-bridge`), driven as the project's vv runtime
  * drives them, with the default value representation (`DefaultHost`): look each native up by
  * module path and name, call it with an argument list of vv values, await its promise, unwrap
- * results as vv's `try` does (`DefaultHost.toResult`). Only bulk is implemented (design.md §5:
- * vv-bridge bulk ≥ 0.5× raw). One run is the vv program
+ * results as vv's `try` does (`DefaultHost.toResult`). Bulk (design.md §5: vv-bridge bulk ≥ 0.5×
+ * raw) and the server-load server (see `loadServer` below) are implemented. One bulk run is the
+ * vv program
  *
  * ```vv
  * let listener = try net.listen("tcp", "127.0.0.1:0")
@@ -32,8 +33,8 @@
  * same buffer would.
  */
 import { Bridge, DefaultHost, type Host, StdNet } from "@vvnet/vv-bridge"
-import { HOST, type Variant } from "../types.js"
-import { PatternCounter } from "../verify.js"
+import { HOST, type LoadTally, type Variant } from "../types.js"
+import { PatternCounter, replyByte, RequestParser } from "../verify.js"
 
 type V = DefaultHost.VvValue
 const { VvList } = DefaultHost
@@ -60,6 +61,47 @@ const bufferOf = (size: number): DefaultHost.VvList => {
   return buf
 }
 
+/** The 256 server-load replies as vv lists, built the same way: reply k is `size` × (k ^ 0xff). */
+const replyLists = new Map<number, ReadonlyArray<DefaultHost.VvList>>()
+const repliesOf = (size: number): ReadonlyArray<DefaultHost.VvList> => {
+  let lists = replyLists.get(size)
+  if (lists === undefined) {
+    lists = Array.from({ length: 256 }, (_, k) => {
+      const list = VvList.unsafeFromArray([])
+      for (let i = 0; i < size; i++) list.push(BigInt(replyByte(k)))
+      return list
+    })
+    replyLists.set(size, lists)
+  }
+  return lists
+}
+
+/** The natives of `std/net.vv` a bridge registered. */
+const netNatives = (bridge: Bridge.Bridge<V>) => {
+  const natives = bridge.natives("std/net.vv")
+  const native = (name: string): Host.Native<V> => {
+    const n = natives.get(name)
+    if (n === undefined) throw new Error(`extern native: ${name} not registered`)
+    return n
+  }
+  return {
+    listen: native("listen"),
+    accept: native("accept"),
+    dial: native("dial"),
+    read: native("read"),
+    write: native("write"),
+    close: native("close")
+  }
+}
+
+/** `net.listen("tcp", "127.0.0.1:0")`: the listener value and its address. */
+const listenOn = async (bridge: Bridge.Bridge<V>, listen: Host.Native<V>) => {
+  const listener = unwrap("listen", await listen.call([tcp, DefaultHost.chars(`${HOST}:0`)]))
+  const handle = bridge.host.toUserdata(listener)
+  if (!(handle instanceof StdNet.ListenerHandle)) throw new Error("net.listen: not a listener")
+  return { listener, address: handle.listener.address } // vv code would use a fixed port; port 0 here
+}
+
 /** The bytes of a list `read` returned (byte-backed; other storage is converted). */
 const bytesOf = (list: DefaultHost.VvList): Uint8Array =>
   list.byteView() ?? Uint8Array.from(list, (v) => Number(v as bigint))
@@ -71,18 +113,7 @@ export const variant: Variant = {
   async bulk({ bytes, readSize, writeSize }) {
     const buf = bufferOf(writeSize)
     const bridge = Bridge.make(DefaultHost.host)
-    const natives = bridge.natives("std/net.vv")
-    const native = (name: string): Host.Native<V> => {
-      const n = natives.get(name)
-      if (n === undefined) throw new Error(`extern native: ${name} not registered`)
-      return n
-    }
-    const listen = native("listen")
-    const accept = native("accept")
-    const dial = native("dial")
-    const read = native("read")
-    const write = native("write")
-    const close = native("close")
+    const { accept, close, dial, listen, read, write } = netNatives(bridge)
     const n = BigInt(readSize)
     try {
       const counter = new PatternCounter()
@@ -109,10 +140,7 @@ export const variant: Variant = {
         return DefaultHost.none()
       })
 
-      const listener = unwrap("listen", await listen.call([tcp, DefaultHost.chars(`${HOST}:0`)]))
-      const handle = bridge.host.toUserdata(listener)
-      if (!(handle instanceof StdNet.ListenerHandle)) throw new Error("net.listen: not a listener")
-      const address = handle.listener.address // vv code would use a fixed port; port 0 here
+      const { address, listener } = await listenOn(bridge, listen)
       await accept.call([listener, handler]) // none, at once
       const conn = unwrap("dial", await dial.call([tcp, DefaultHost.chars(address)]))
       const count = bytes / writeSize
@@ -126,6 +154,59 @@ export const variant: Variant = {
       return { received: counter.bytes, errors: counter.errors }
     } finally {
       await bridge.dispose()
+    }
+  },
+
+  /**
+   * server-load: one bridge for the server's life; `accept` with a handler that loops
+   * `read(conn, size - got)` (what is left of the current request), checks each piece, and
+   * answers a complete request with `write(conn, reply)`, a 100-element list of ints built as a
+   * vv program builds it; at EOF `close(conn)`. A read or write error ends the handler (the
+   * client's count shows a lost reply).
+   */
+  async loadServer({ size }) {
+    const tally: LoadTally = { requests: 0, errors: 0 }
+    const answers = repliesOf(size)
+    const bridge = Bridge.make(DefaultHost.host)
+    try {
+      const { accept, close, listen, read, write } = netNatives(bridge)
+      let live = 0
+      const handler = DefaultHost.fun("handler", 1, async ([conn]) => {
+        live++
+        const parser = new RequestParser(size, answers, tally)
+        try {
+          for (;;) {
+            const chunk = unwrap("read", await read.call([conn!, BigInt(parser.remaining)]))
+            if (!(chunk instanceof VvList)) throw new Error(`net.read: not a list: ${DefaultHost.show(chunk)}`)
+            if (chunk.length === 0) break
+            const reply = parser.feed(bytesOf(chunk))
+            if (reply !== undefined) {
+              const wrote = unwrap("write", await write.call([conn!, reply]))
+              if (wrote !== BigInt(size)) throw new Error(`net.write: wrote ${DefaultHost.show(wrote)} of ${size}`)
+            }
+          }
+        } catch {
+          // the connection ends; a lost reply shows in the client's count
+        } finally {
+          await close.call([conn!]) // defer net.close(conn)
+          live--
+        }
+        return DefaultHost.none()
+      })
+      const { address, listener } = await listenOn(bridge, listen)
+      await accept.call([listener, handler]) // none, at once
+      return {
+        port: Number(address.slice(address.lastIndexOf(":") + 1)),
+        live: () => live,
+        tally,
+        close: async () => {
+          unwrap("close", await close.call([listener]))
+          await bridge.dispose()
+        }
+      }
+    } catch (error) {
+      await bridge.dispose()
+      throw error
     }
   }
 }

@@ -10,8 +10,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { HOST, type Variant } from "../types.js"
-import { echoPieceOk, messages, pattern, PatternCounter } from "../verify.js"
+import { HOST, type LoadTally, type Variant } from "../types.js"
+import { echoPieceOk, messages, pattern, PatternCounter, replies, RequestParser } from "../verify.js"
 
 type Op<A> = Effect.Effect<A, NetError.NetError>
 
@@ -39,10 +39,47 @@ const echo = (conn: Conn.Conn): Op<void> => {
   return loop
 }
 
+/** Answers server-load requests until EOF, reading what is left of the current request. */
+const respond = (conn: Conn.Conn, parser: RequestParser): Op<void> => {
+  const next = (): Op<void> => Effect.flatMap(conn.read(parser.remaining), step)
+  const step = (chunk: Uint8Array): Op<void> => {
+    if (chunk.length === 0) return Effect.void
+    const reply = parser.feed(chunk)
+    return reply === undefined ? next() : Effect.flatMap(conn.write(reply), next)
+  }
+  return next()
+}
+
 /** Writes `buf` `count` times, each write waiting for the previous one (Go's Write). */
 const writeN = (conn: Conn.Conn, buf: Uint8Array, count: number): Op<void> => {
   const loop = (i: number): Op<void> => i === count ? Effect.void : Effect.flatMap(conn.write(buf), () => loop(i + 1))
   return loop(0)
+}
+
+/**
+ * A long-lived server (idle, server-load): `Net.serve` with `handler` per connection, counting
+ * live handlers; closed by the returned `close`.
+ */
+const serveLong = async (handler: (conn: Conn.Conn) => Op<void>) => {
+  const scope = Effect.runSync(Scope.make())
+  let live = 0
+  const address = await Effect.runPromise(
+    Effect.gen(function*() {
+      const listener = yield* Net.listen("tcp", listenAddress)
+      yield* Net.serve(listener, (conn) =>
+        Effect.suspend(() => {
+          live++
+          return Effect.ensuring(handler(conn), Effect.sync(() => live--))
+        }))
+      return listener.address
+    }).pipe(Effect.provide(NodeNet.layer), Scope.extend(scope))
+  )
+  const port = Number(address.slice(address.lastIndexOf(":") + 1))
+  return {
+    port,
+    live: () => live,
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
 }
 
 export const variant: Variant = {
@@ -123,25 +160,12 @@ export const variant: Variant = {
       return { accepted }
     })),
 
-  async idleServer() {
-    const scope = Effect.runSync(Scope.make())
-    let live = 0
-    const address = await Effect.runPromise(
-      Effect.gen(function*() {
-        const listener = yield* Net.listen("tcp", listenAddress)
-        yield* Net.serve(listener, (conn) =>
-          Effect.suspend(() => {
-            live++
-            return Effect.ensuring(echo(conn), Effect.sync(() => live--))
-          }))
-        return listener.address
-      }).pipe(Effect.provide(NodeNet.layer), Scope.extend(scope))
-    )
-    const port = Number(address.slice(address.lastIndexOf(":") + 1))
-    return {
-      port,
-      live: () => live,
-      close: () => Effect.runPromise(Scope.close(scope, Exit.void))
-    }
+  idleServer: () => serveLong(echo),
+
+  async loadServer({ size }) {
+    const tally: LoadTally = { requests: 0, errors: 0 }
+    const answers = replies(size)
+    const server = await serveLong((conn) => respond(conn, new RequestParser(size, answers, tally)))
+    return { ...server, tally }
   }
 }
