@@ -11,7 +11,10 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { Conn } from "./Conn.js"
 import { ListenerImpl } from "./internal/listener.js"
@@ -127,35 +130,136 @@ export const listen = (
   Effect.flatMap(Net, (net) => net.listen(network, address, options))
 
 /**
- * Options of `serve`. `concurrency`: the most handlers running at once (a positive integer;
- * default unbounded). At the bound, accepting waits (the OS backlog holds new clients).
+ * Options of `serve`.
+ *
+ * - `concurrency`: the most handlers running at once (a positive integer; default unbounded).
+ *   At the bound, accepting waits (the OS backlog holds new clients).
+ * - `shutdownTimeout`: the grace period, in milliseconds (finite, `>= 0`), that closing
+ *   `serve`'s Scope gives interrupted handlers to finish their finalizers before it closes
+ *   their connections under them. Default 2000 (`defaultShutdownTimeout`). Since 0.2.0.
+ * - `peerErrorLogLevel`: the level at which a handler ended by its peer is logged: one that
+ *   fails with `ConnectionReset`, `BrokenPipe` or `Closed` (and nothing else). Default
+ *   `LogLevel.Debug`; `LogLevel.None` logs nothing. Other failures and defects are logged at
+ *   `Error` with their cause, whatever this says. Since 0.2.0.
  *
  * @since 0.1.0
  * @category models
  */
 export interface ServeOptions {
   readonly concurrency?: number | undefined
+  readonly shutdownTimeout?: number | undefined
+  readonly peerErrorLogLevel?: LogLevel.LogLevel | undefined
 }
+
+/**
+ * The default `shutdownTimeout` of `serve`, in milliseconds: 2000. Long enough for a handler's
+ * finalizer to flush a final reply to a client that reads (a few round trips and a buffer's
+ * worth of bytes on any working network); short enough that a client that stopped reading holds
+ * a restart for two seconds at most, well inside the time a supervisor waits before it kills
+ * the process (systemd 90 s, Kubernetes 30 s).
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultShutdownTimeout = 2_000
 
 /** Go's net/http accept back-off: 5 ms, doubling, at most 1 s. */
 const backoffStart = 5
 const backoffMax = 1000
 
+/** The tags of a handler's end that its peer caused (or that closing its connection caused). */
+const peerTags: ReadonlySet<NetError.Tag> = new Set<NetError.Tag>(["ConnectionReset", "BrokenPipe", "Closed"])
+
 /**
- * Serves `listener`: forks into the caller's Scope one fiber that accepts connections and
- * forks, for each, a child fiber running `handler(conn)` with the connection in its own Scope,
- * closed when the handler ends. Returns at once.
+ * The peer's error when `cause` is nothing but failures with a peer tag (interruptions aside),
+ * else undefined: a defect or any other failure makes it the server's error.
+ */
+const endedByPeer = (cause: Cause.Cause<unknown>): NetError.NetError | undefined => {
+  if (Cause.isDie(cause)) return undefined
+  let first: NetError.NetError | undefined
+  for (const error of Cause.failures(cause)) {
+    if (!NetError.isNetError(error) || !peerTags.has(error._tag)) return undefined
+    first ??= error
+  }
+  return first
+}
+
+/** The reason the options are invalid, or undefined. */
+const invalidServeOptions = (options: ServeOptions | undefined): string | undefined => {
+  const concurrency = options?.concurrency ?? Number.POSITIVE_INFINITY
+  const shutdownTimeout: unknown = options?.shutdownTimeout ?? defaultShutdownTimeout
+  const level: unknown = options?.peerErrorLogLevel ?? LogLevel.Debug
+  return invalidPositive("concurrency", concurrency, true) ??
+    (typeof shutdownTimeout === "number" && Number.isFinite(shutdownTimeout) && shutdownTimeout >= 0
+      ? undefined
+      : `invalid argument: shutdownTimeout must be a finite, non-negative number of milliseconds, got ${
+        typeof shutdownTimeout === "number" ? shutdownTimeout : typeof shutdownTimeout
+      }`) ??
+    (levelOf(level) !== undefined
+      ? undefined
+      : "invalid argument: peerErrorLogLevel must be a LogLevel (LogLevel.Debug, LogLevel.Info, …)")
+}
+
+/** The LogLevel `u` names (by its tag, so a LogLevel from another copy of effect works too). */
+const levelOf = (u: unknown): LogLevel.LogLevel | undefined =>
+  typeof u === "object" && u !== null && "_tag" in u
+    ? LogLevel.allLevels.find((level) => level._tag === u._tag)
+    : undefined
+
+/**
+ * Serves `listener`: forks one fiber that accepts connections and forks, for each, a child
+ * fiber running `handler(conn)` with the connection in its own Scope, closed when the handler
+ * ends. Returns at once; everything it started belongs to the caller's Scope.
  *
- * - A handler's failure or defect is logged (`Effect.logError`, annotated with the remote
- *   address) and ends that connection only.
+ * - A handler ended by its peer (it fails with `ConnectionReset`, `BrokenPipe` or `Closed`
+ *   and nothing else) is logged at `peerErrorLogLevel` (default Debug) in one line without
+ *   its cause, e.g. `vvnet serve: handler ended by its peer: read tcp A->B: connection reset
+ *   by peer`: a client that resets its connections is not the server's error. Any other
+ *   failure or defect (a handler that throws included) is logged at Error with its cause. Both
+ *   are annotated with `remoteAddress` and `localAddress`; either way only that connection ends.
  * - `concurrency` bounds live handlers; at the bound, accepting waits.
- * - Transient accept errors (`TooManyOpenFiles` and the like) are logged and retried after a
- *   back-off (5 ms doubling to 1 s, as Go's net/http), so the loop never spins; it resumes
- *   when file descriptors free up. The loop ends when the listener closes.
- * - Closing the Scope stops accepting, interrupts every handler and closes every accepted
- *   connection before it returns. A handler interrupted that way is not logged.
+ * - Transient accept errors (`TooManyOpenFiles` and the like) are logged as warnings and
+ *   retried after a back-off (5 ms doubling to 1 s, as Go's net/http), so the loop never
+ *   spins; it resumes when file descriptors free up. The loop ends when the listener closes.
+ * - Closing the Scope stops accepting (no handler starts after it began), interrupts every
+ *   handler and waits up to `shutdownTimeout` ms (default 2000) for them to finish their
+ *   finalizers. Handlers still running then (a finalizer writing to a client that stopped
+ *   reading, say) have their connections closed under them: their pending reads and writes
+ *   fail with `Closed`, and the Scope's close returns once they have ended. So a finalizer
+ *   that flushes to a client that reads gets its bytes through, and one slow client cannot
+ *   hold shutdown open; a finalizer that waits on something other than its connection is
+ *   still waited for. Every accepted connection is closed before the close returns (with
+ *   `Conn.close`: graceful, the OS delivers what was written). A handler that ends by that
+ *   interruption alone is not logged. The listener is not closed: it belongs to whoever
+ *   listened.
  *
- * Fails with `InvalidArgument` only, for a `concurrency` that is not a positive integer.
+ * Fails with `InvalidArgument` only, before anything starts: a `concurrency` that is not a
+ * positive integer, a `shutdownTimeout` that is negative or not finite, a `peerErrorLogLevel`
+ * that is not a `LogLevel`.
+ *
+ * @example
+ * ```ts
+ * import { Conn, MemoryNet, Net } from "@vvnet/core"
+ * import * as Effect from "effect/Effect"
+ * import * as LogLevel from "effect/LogLevel"
+ *
+ * const echo = Effect.gen(function*() {
+ *   const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+ *   yield* Net.serve(listener, (conn) => Effect.flatMap(Conn.readAll(conn), (data) => conn.write(data)), {
+ *     concurrency: 1000,
+ *     shutdownTimeout: 5_000,
+ *     peerErrorLogLevel: LogLevel.Info
+ *   })
+ *   const client = yield* Net.dial("tcp", listener.address)
+ *   yield* client.write("ping")
+ *   yield* client.closeWrite
+ *   return new TextDecoder().decode(yield* Conn.readAll(client))
+ * })
+ *
+ * Effect.runPromise(echo.pipe(Effect.scoped, Effect.provide(MemoryNet.layer))).then((reply) =>
+ *   assert.strictEqual(reply, "ping")
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category combinators
@@ -166,8 +270,7 @@ export const serve = <E, R>(
   options?: ServeOptions
 ): Effect.Effect<void, NetError.InvalidArgument, Scope.Scope | R> =>
   Effect.gen(function*() {
-    const concurrency = options?.concurrency ?? Number.POSITIVE_INFINITY
-    const invalid = invalidPositive("concurrency", concurrency, true)
+    const invalid = invalidServeOptions(options)
     if (invalid !== undefined) {
       return yield* NetError.make("InvalidArgument", {
         op: "accept",
@@ -176,33 +279,38 @@ export const serve = <E, R>(
         reason: invalid
       })
     }
+    const concurrency = options?.concurrency ?? Number.POSITIVE_INFINITY
+    const gracePeriod = Duration.millis(options?.shutdownTimeout ?? defaultShutdownTimeout)
+    const peerLevel = levelOf(options?.peerErrorLogLevel) ?? LogLevel.Debug
     const permits = Number.isFinite(concurrency) ? yield* Effect.makeSemaphore(concurrency) : undefined
     const release = permits === undefined ? Effect.void : permits.release(1)
 
-    // Connections whose handler has not finished. The finalizer is added before the handler
-    // set, so closing the caller's Scope interrupts the handlers first and then closes every
-    // connection left, including those whose handler fiber was interrupted before it started.
+    // Connections whose handler has not finished, including those whose handler fiber was
+    // interrupted before it started (and so never ran its `ensuring`).
     const live = new Set<Conn>()
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        const conns = Array.from(live)
-        live.clear()
-        return Effect.forEach(conns, (conn) => conn.close, { discard: true })
-      })
-    )
+    const closeLive = Effect.suspend(() => {
+      const conns = Array.from(live)
+      live.clear()
+      return Effect.forEach(conns, (conn) => conn.close, { discard: true })
+    })
     const handlers = yield* FiberSet.make<unknown, never>()
+
+    const logEnd = (conn: Conn, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
+      if (Cause.isInterruptedOnly(cause)) return Effect.void
+      const peer = endedByPeer(cause)
+      const log = peer === undefined
+        ? Effect.logError("vvnet serve: handler failed; its connection is closed", cause)
+        : peerLevel._tag === "None" // a message at None would pass every minimum level
+        ? Effect.void
+        : Effect.logWithLevel(peerLevel, `vvnet serve: handler ended by its peer: ${peer.message}`)
+      return Effect.annotateLogs(log, { remoteAddress: conn.remoteAddress, localAddress: conn.localAddress })
+    }
 
     // Forked from an uninterruptible region, so the handler itself is made interruptible.
     const runHandler = (conn: Conn) =>
       // a handler that throws instead of returning an Effect is a defect of that connection only
       Effect.interruptible(Effect.suspend(() => handler(conn))).pipe(
-        Effect.catchAllCause((cause) =>
-          Cause.isInterruptedOnly(cause)
-            ? Effect.void
-            : Effect.logError("vvnet serve: handler failed; its connection is closed", cause).pipe(
-              Effect.annotateLogs({ remoteAddress: conn.remoteAddress, localAddress: conn.localAddress })
-            )
-        ),
+        Effect.catchAllCause((cause) => logEnd(conn, cause)),
         Effect.ensuring(Effect.suspend(() => {
           live.delete(conn)
           return Effect.zipRight(conn.close, release)
@@ -245,5 +353,25 @@ export const serve = <E, R>(
         }
       })
 
-    yield* Effect.forkScoped(loop(0))
+    // Runs as the Scope's finalizer (uninterruptible), before the handler set's own. The grace
+    // period is a sleep on Effect's Clock, so TestClock drives it.
+    const shutdown = (accepting: Fiber.RuntimeFiber<void>) =>
+      Effect.gen(function*() {
+        yield* Fiber.interrupt(accepting) // from here on, no handler is forked
+        const running = Array.from(handlers)
+        const self = yield* Effect.fiberId
+        for (const fiber of running) yield* Fiber.interruptAsFork(fiber, self)
+        const finished = Fiber.awaitAll(running)
+        // awaiting is made interruptible so the timeout can abandon it
+        const inTime = yield* Effect.timeoutOption(Effect.interruptible(finished), gracePeriod)
+        if (Option.isNone(inTime)) {
+          // pending reads and writes on these connections now fail with Closed
+          yield* closeLive
+          yield* finished
+        }
+        yield* closeLive
+      })
+
+    // acquireRelease forks from an uninterruptible region: the loop is made interruptible
+    yield* Effect.acquireRelease(Effect.forkDaemon(Effect.interruptible(loop(0))), shutdown)
   })

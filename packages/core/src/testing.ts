@@ -33,6 +33,8 @@ import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -664,6 +666,169 @@ export const conformance = (options: Options): void => {
       }))
 
     // ---- serve: bounded shutdown and log levels (S4, S5) ----
+
+    test(
+      "S4",
+      "closing serve's scope returns when a finalizer writes to a client that stopped reading; a healthy flush gets through",
+      () =>
+        Effect.gen(function*() {
+          /** Fails the test, instead of hanging it, when `effect` has not ended within `seconds`. */
+          const within = <A, E>(seconds: number, what: string, effect: Effect.Effect<A, E>) =>
+            Effect.flatMap(Effect.forkDaemon(effect), (fiber) =>
+              Effect.timeoutFail(Fiber.join(fiber), {
+                duration: Duration.seconds(seconds),
+                onTimeout: () => new Error(`${what}: not done after ${seconds} s`)
+              }))
+
+          // a client that never reads: the finalizer's write suspends on backpressure until serve
+          // closes the connection under it, after the grace period
+          const big = new Uint8Array(32 * MiB)
+          const started = yield* Deferred.make<void>()
+          const cleanup = yield* Deferred.make<string>()
+          const scope = yield* Scope.make()
+          const listener = yield* Scope.extend(
+            serve(
+              (conn) =>
+                Effect.onInterrupt(
+                  Effect.zipRight(Deferred.succeed(started, undefined), conn.read(1)),
+                  () => Effect.flatMap(Effect.exit(conn.write(big)), (exit) => Deferred.succeed(cleanup, tagOf(exit)))
+                ),
+              { shutdownTimeout: 100 }
+            ),
+            scope
+          )
+          const client = yield* dial(listener)
+          yield* Deferred.await(started)
+          yield* within(20, "closing serve's scope", Scope.close(scope, Exit.void))
+          expect(yield* Deferred.await(cleanup)).toBe("Closed")
+          // the connection is closed: what the OS took arrives, then EOF (or a reset)
+          const end = yield* within(
+            20,
+            "draining the client",
+            Effect.gen(function*() {
+              for (let i = 0; i < 100_000; i++) {
+                const exit = yield* Effect.exit(client.read(MiB))
+                if (Exit.isFailure(exit)) return tagOf(exit)
+                if (exit.value.length === 0) return "EOF"
+              }
+              return "no end after 100000 reads"
+            })
+          )
+          expect(["EOF", "ConnectionReset"]).toContain(end)
+
+          // a client that reads: the finalizer's flush (more than the buffers on the way hold, so
+          // it completes only as the client reads) gets through inside the grace period
+          const reply = new Uint8Array(32 * MiB)
+          for (let i = 0; i < reply.length; i++) reply[i] = i % 253
+          const healthyStarted = yield* Deferred.make<void>()
+          const flushed = yield* Deferred.make<string>()
+          const healthyScope = yield* Scope.make()
+          const healthy = yield* Scope.extend(
+            serve(
+              (conn) =>
+                Effect.onInterrupt(
+                  Effect.zipRight(Deferred.succeed(healthyStarted, undefined), conn.read(1)),
+                  () => Effect.flatMap(Effect.exit(conn.write(reply)), (exit) => Deferred.succeed(flushed, tagOf(exit)))
+                ),
+              { shutdownTimeout: 30_000 }
+            ),
+            healthyScope
+          )
+          const reader = yield* dial(healthy)
+          yield* Deferred.await(healthyStarted)
+          const reading = yield* Effect.fork(Conn.readAll(reader, 64 * MiB))
+          yield* within(40, "closing serve's scope with a reading client", Scope.close(healthyScope, Exit.void))
+          expect(yield* Deferred.await(flushed)).toBe("success")
+          const got = yield* Fiber.join(reading)
+          expect(got.length).toBe(reply.length)
+          expect(got.findIndex((b, i) => b !== reply[i])).toBe(-1)
+        })
+    )
+
+    test(
+      "S5",
+      "a handler ended by its peer is one Debug line; other failures and defects are Errors with their cause",
+      () =>
+        Effect.gen(function*() {
+          const logged: Array<Logger.Logger.Options<unknown>> = []
+          const logger = Logger.make<unknown, void>((entry) => {
+            logged.push(entry)
+          })
+          const messageOf = (entry: Logger.Logger.Options<unknown>) =>
+            (Array.isArray(entry.message) ? entry.message : [entry.message]).map(String).join(" ")
+          const serveLogs = () => logged.filter((entry) => messageOf(entry).startsWith("vvnet serve:"))
+
+          const errors: Array<NetError.NetError | undefined> = []
+          const resetStarted = yield* Deferred.make<void>()
+          const chunk = new Uint8Array(64 * 1024)
+          let calls = 0
+          const listener = yield* serve((conn): Effect.Effect<unknown, NetError.NetError | string> => {
+            const n = calls++
+            const record = <A>(effect: Effect.Effect<A, NetError.NetError>) =>
+              Effect.tapError(effect, (error) => Effect.sync(() => errors[n] = error))
+            switch (n) {
+              case 0: // the client resets: read fails with ConnectionReset, or (no RST) EOF then BrokenPipe
+                return record(Effect.gen(function*() {
+                  yield* Deferred.succeed(resetStarted, undefined)
+                  for (let i = 0; i < 100_000; i++) if ((yield* conn.read(65536)).length === 0) break
+                  for (let i = 0; i < 10_000; i++) yield* conn.write(chunk)
+                }))
+              case 1: // the connection is closed: Closed
+                return record(Effect.zipRight(conn.close, conn.read(1)))
+              case 2:
+                return Effect.fail("handler failed on purpose")
+              case 3:
+                return Effect.die("handler died on purpose")
+              default: // a NetError that is the server's own: Timeout
+                return record(Effect.zipRight(conn.setReadTimeout(1), conn.read(1)))
+            }
+          }).pipe(
+            Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+            Logger.withMinimumLogLevel(LogLevel.All)
+          )
+          /** Waits (bounded) until serve has logged `count` lines. */
+          const logsReach = (count: number) =>
+            Effect.gen(function*() {
+              for (let i = 0; i < 2000 && serveLogs().length < count; i++) yield* Effect.sleep(Duration.millis(5))
+              expect(serveLogs().length).toBe(count)
+            })
+
+          const reset = yield* dial(listener)
+          yield* Deferred.await(resetStarted)
+          yield* Conn.abort(reset)
+          yield* logsReach(1)
+          for (let n = 1; n < 5; n++) {
+            yield* dial(listener)
+            yield* logsReach(n + 1)
+          }
+
+          const entries = serveLogs()
+          expect(["ConnectionReset", "BrokenPipe"]).toContain(errors[0]?._tag)
+          expect(errors[1]?._tag).toBe("Closed")
+          expect(errors[4]?._tag).toBe("Timeout")
+          for (const n of [0, 1]) {
+            const entry = entries[n]!
+            expect(entry.logLevel._tag).toBe("Debug")
+            expect(messageOf(entry)).toBe(`vvnet serve: handler ended by its peer: ${errors[n]!.message}`)
+            expect(messageOf(entry)).not.toContain("\n")
+            expect(entry.cause._tag).toBe("Empty")
+          }
+          for (const n of [2, 3, 4]) {
+            const entry = entries[n]!
+            expect(entry.logLevel._tag).toBe("Error")
+            expect(messageOf(entry)).toBe("vvnet serve: handler failed; its connection is closed")
+          }
+          const [failed, died, timedOut] = [entries[2]!.cause, entries[3]!.cause, entries[4]!.cause]
+          expect(failed._tag === "Fail" ? failed.error : failed._tag).toBe("handler failed on purpose")
+          expect(died._tag === "Die" ? String(died.defect) : died._tag).toContain("handler died on purpose")
+          expect(timedOut._tag === "Fail" ? timedOut.error : timedOut._tag).toBe(errors[4])
+          for (const entry of entries) {
+            const annotations = Object.fromEntries(entry.annotations)
+            expect(annotations.localAddress).toBe(listener.address)
+            expect(typeof annotations.remoteAddress).toBe("string")
+          }
+        })
+    )
 
     // ---- end of serve cases ----
 
