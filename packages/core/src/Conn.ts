@@ -73,7 +73,10 @@ export interface Conn {
    * read and discarded until its EOF or the `linger` bound of `dial`/`listen` (default 5000 ms),
    * so a peer that is still sending does not get a reset that throws away what it was sent;
    * then the OS resources are released. A connection that never wrote a byte is released at
-   * once. `Conn.abort` is the immediate reset.
+   * once. `Conn.abort` is the immediate reset. A write still pending at the close fails with
+   * `Closed`, but the bytes it already handed to the OS are not recalled and may still arrive
+   * (as after a write `Timeout`): a failed write may have been delivered, a write reported as
+   * done always was.
    */
   readonly close: Effect.Effect<void>
   /**
