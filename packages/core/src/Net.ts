@@ -141,6 +141,14 @@ export const listen = (
  *   fails with `ConnectionReset`, `BrokenPipe` or `Closed` (and nothing else). Default
  *   `LogLevel.Debug`; `LogLevel.None` logs nothing. Other failures and defects are logged at
  *   `Error` with their cause, whatever this says. Since 0.2.0.
+ * - `handlerOwnsConnection`: the handler owns each connection (vv's `net.accept` and Go's
+ *   `Listener.Accept` loop): `serve` does not close it when the handler returns or fails, so
+ *   the handler must close it, or hand it to a Scope of its own. A connection whose handler is
+ *   interrupted (closing `serve`'s Scope) or never started is still closed by `serve`. Default
+ *   `false`. Since 0.2.0.
+ * - `onAcceptError`: what to do with a transient accept error before the loop retries after
+ *   `retryMillis` ms; it must not fail. Default: a warning on Effect's logger
+ *   (`vvnet serve: <message>; retrying in <n> ms`). Since 0.2.0.
  *
  * @since 0.1.0
  * @category models
@@ -149,6 +157,8 @@ export interface ServeOptions {
   readonly concurrency?: number | undefined
   readonly shutdownTimeout?: number | undefined
   readonly peerErrorLogLevel?: LogLevel.LogLevel | undefined
+  readonly handlerOwnsConnection?: boolean | undefined
+  readonly onAcceptError?: ((error: NetError.NetError, retryMillis: number) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -197,7 +207,13 @@ const invalidServeOptions = (options: ServeOptions | undefined): string | undefi
       }`) ??
     (levelOf(level) !== undefined
       ? undefined
-      : "invalid argument: peerErrorLogLevel must be a LogLevel (LogLevel.Debug, LogLevel.Info, …)")
+      : "invalid argument: peerErrorLogLevel must be a LogLevel (LogLevel.Debug, LogLevel.Info, …)") ??
+    (options?.handlerOwnsConnection === undefined || typeof options.handlerOwnsConnection === "boolean"
+      ? undefined
+      : "invalid argument: handlerOwnsConnection must be a boolean") ??
+    (options?.onAcceptError === undefined || typeof options.onAcceptError === "function"
+      ? undefined
+      : "invalid argument: onAcceptError must be a function")
 }
 
 /** The LogLevel `u` names (by its tag, so a LogLevel from another copy of effect works too). */
@@ -209,7 +225,8 @@ const levelOf = (u: unknown): LogLevel.LogLevel | undefined =>
 /**
  * Serves `listener`: forks one fiber that accepts connections and forks, for each, a child
  * fiber running `handler(conn)` with the connection in its own Scope, closed when the handler
- * ends. Returns at once; everything it started belongs to the caller's Scope.
+ * ends (unless `handlerOwnsConnection`). This is vvnet's one accept loop: vv's `net.accept`
+ * (`@vvnet/vv-bridge`) runs on it too. Returns at once; everything it started belongs to the caller's Scope.
  *
  * - A handler ended by its peer (it fails with `ConnectionReset`, `BrokenPipe` or `Closed`
  *   and nothing else) is logged at `peerErrorLogLevel` (default Debug) in one line without
@@ -307,15 +324,24 @@ export const serve = <E, R>(
     }
 
     // Forked from an uninterruptible region, so the handler itself is made interruptible.
-    const runHandler = (conn: Conn) =>
+    const owned = options?.handlerOwnsConnection === true
+    const runHandler = (conn: Conn) => {
+      let interrupted = false
       // a handler that throws instead of returning an Effect is a defect of that connection only
-      Effect.interruptible(Effect.suspend(() => handler(conn))).pipe(
-        Effect.catchAllCause((cause) => logEnd(conn, cause)),
-        Effect.ensuring(Effect.suspend(() => {
-          live.delete(conn)
-          return Effect.zipRight(conn.close, release)
-        }))
+      return Effect.interruptible(Effect.suspend(() => handler(conn))).pipe(
+        Effect.catchAllCause((cause) => {
+          if (Cause.isInterrupted(cause)) interrupted = true
+          return logEnd(conn, cause)
+        }),
+        Effect.onExit((exit) =>
+          Effect.suspend(() => {
+            live.delete(conn)
+            // an interrupted handler's connection is serve's to close, even when handlers own theirs
+            return owned && !interrupted && !Exit.isInterrupted(exit) ? release : Effect.zipRight(conn.close, release)
+          })
+        )
       )
+    }
 
     const register = (conn: Conn) =>
       Effect.suspend(() => {
@@ -346,7 +372,10 @@ export const serve = <E, R>(
         onFailure: (error) => {
           if (error._tag === "Closed") return Effect.void
           const next = delay === 0 ? backoffStart : Math.min(delay * 2, backoffMax)
-          return Effect.logWarning(`vvnet serve: ${error.message}; retrying in ${next} ms`).pipe(
+          const report = options?.onAcceptError !== undefined
+            ? Effect.catchAllCause(Effect.suspend(() => options.onAcceptError!(error, next)), () => Effect.void)
+            : Effect.logWarning(`vvnet serve: ${error.message}; retrying in ${next} ms`)
+          return report.pipe(
             Effect.zipRight(Effect.sleep(Duration.millis(next))),
             Effect.zipRight(Effect.suspend(() => loop(next)))
           )

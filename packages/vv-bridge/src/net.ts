@@ -24,12 +24,10 @@ import type { Conn } from "@vvnet/core/Conn"
 import type { Listener } from "@vvnet/core/Listener"
 import * as Net from "@vvnet/core/Net"
 import * as NetError from "@vvnet/core/NetError"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
-import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
 import type { Native } from "./Host.js"
 import { type Args, defineNative, type Handle, messageOf } from "./internal/args.js"
@@ -182,10 +180,6 @@ export class ListenerHandle extends ClosableHandle implements Handle {
   }
 }
 
-/** Go's net/http accept back-off (as `Net.serve`): 5 ms, doubling, at most 1 s. */
-const backoffStart = 5
-const backoffMax = 1000
-
 /**
  * The natives of `std/net.vv` for one bridge.
  *
@@ -193,7 +187,7 @@ const backoffMax = 1000
  * @category constructors
  */
 export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Native<V>> => {
-  const { fibers, host, root } = context
+  const { host, root } = context
   const define = (name: string, params: ReadonlyArray<string>, impl: (args: Args<V>) => V | Promise<V>) =>
     defineNative(host, context.ensureOpen, name, params, impl)
 
@@ -246,38 +240,32 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
       })
     )
 
-  const acceptLoop = (handle: ListenerHandle, handler: V): Effect.Effect<void> => {
-    const listener = handle.listener
-    // Waiting is interruptible; taking a connection and starting its handler is not, so no
-    // accepted connection is dropped (an interrupted loop leaves it in the root Scope).
-    const acceptOne = Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
+  /** Gives an accepted connection its handle (its own Scope under the root), then runs the handler. */
+  const serveConnection = (handler: V, conn: Conn) =>
+    Effect.flatMap(
+      Effect.uninterruptible(Effect.gen(function*() {
         const scope = yield* Scope.fork(root, ExecutionStrategy.sequential)
-        const accepted = yield* Effect.exit(restore(Scope.extend(listener.accept, scope)))
-        if (Exit.isFailure(accepted)) {
-          yield* Scope.close(scope, Exit.void)
-          return yield* accepted
-        }
-        const conn = accepted.value
-        const userdata = host.userdata(new ConnHandle(conn, scope))
-        yield* FiberSet.run(fibers, Effect.interruptible(runHandler(handler, conn, userdata)))
-        return undefined
-      })
+        yield* Scope.addFinalizer(scope, conn.close)
+        return host.userdata(new ConnHandle(conn, scope))
+      })),
+      (userdata) => runHandler(handler, conn, userdata)
     )
-    const loop = (delay: number): Effect.Effect<void> =>
-      Effect.matchEffect(acceptOne, {
-        onSuccess: () => loop(0),
-        onFailure: (error) => {
-          if (error._tag === "Closed") return Effect.void
-          const next = delay === 0 ? backoffStart : Math.min(delay * 2, backoffMax)
-          return log("warning", `net.accept: ${error.message}; retrying in ${next} ms`).pipe(
-            Effect.zipRight(Effect.sleep(Duration.millis(next))),
-            Effect.zipRight(Effect.suspend(() => loop(next)))
-          )
-        }
-      })
-    return loop(0)
-  }
+
+  /**
+   * vv's accept loop is core's `Net.serve` with handlers that own their connections (closing
+   * the listener stops accepting; accepted connections stay open): it runs until the bridge is
+   * disposed, which interrupts its handlers and closes what they left open.
+   */
+  const acceptLoop = (handle: ListenerHandle, handler: V): Effect.Effect<void> =>
+    Effect.scoped(Effect.zipRight(
+      Effect.orDie(Net.serve(handle.listener, (conn) => serveConnection(handler, conn), {
+        handlerOwnsConnection: true,
+        shutdownTimeout: 0,
+        onAcceptError: (error, retryMillis) =>
+          log("warning", `net.accept: ${error.message}; retrying in ${retryMillis} ms`)
+      })),
+      Effect.never
+    ))
 
   const connection = (args: Args<V>) => args.handle(0, ConnHandle, "a connection")
 
