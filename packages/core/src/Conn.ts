@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import type { Network } from "./Address.js"
-import { ConnImpl } from "./internal/conn.js"
+import { AbortTypeId } from "./internal/conn.js"
 import * as NetError from "./NetError.js"
 
 /**
@@ -106,7 +106,9 @@ export interface Conn {
  * @category combinators
  */
 export const abort = (conn: Conn): Effect.Effect<void> =>
-  conn instanceof ConnImpl ? Effect.sync(() => conn.closeNow(true)) : conn.close
+  AbortTypeId in conn
+    ? Effect.sync(() => (conn as unknown as { [AbortTypeId]: () => void })[AbortTypeId]())
+    : conn.close
 
 /** A read error on `conn`, with its addresses (the combinators' own failures). */
 const readError = (

@@ -17,7 +17,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { Conn } from "./Conn.js"
-import { ListenerImpl } from "./internal/listener.js"
+import { type Takeable, TakeTypeId } from "./internal/listener.js"
 import { invalidPositive } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
 import * as NetError from "./NetError.js"
@@ -351,10 +351,10 @@ export const serve = <E, R>(
 
     // Waiting for a permit and for a connection is interruptible; taking the connection and
     // forking its handler is not, so an interrupted loop drops no connection.
-    const engine = listener instanceof ListenerImpl ? listener : undefined
+    const engine = TakeTypeId in listener ? (listener as unknown as Takeable) : undefined
     const acceptOne = Effect.uninterruptibleMask((restore) => {
       const take = engine !== undefined
-        ? engine.take(restore, register)
+        ? engine[TakeTypeId](restore, register)
         : Effect.flatMap(Scope.make(), (scope) =>
           Effect.matchCauseEffect(restore(Scope.extend(listener.accept, scope)), {
             // the connection's close is in `scope` until it is registered

@@ -12,6 +12,12 @@ import { invalidCount, invalidTimeout } from "./validate.js"
 const empty = new Uint8Array(0)
 const encoder = new TextEncoder()
 
+/**
+ * @internal The capability of a `Conn` built by the engine to reset at once (`Conn.abort`),
+ * checked with `in` rather than `instanceof`, so no module outside `internal/` needs the class.
+ */
+export const AbortTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/abort")
+
 /** @internal Default receive buffer high-water mark, in bytes. */
 export const defaultReadBufferSize = 128 * 1024
 
@@ -455,6 +461,10 @@ export class ConnImpl implements Conn, Inbound {
 
   get close(): Effect.Effect<void> {
     return Effect.sync(() => this.closeNow(false))
+  }
+
+  [AbortTypeId](): void {
+    this.closeNow(true)
   }
 
   get isClosed(): boolean {

@@ -8,6 +8,20 @@ import type { Listener } from "../Listener.js"
 import * as NetError from "../NetError.js"
 import type { Acceptor, ListenerTransport, OsError } from "../Transport.js"
 
+/**
+ * @internal The capability of a `Listener` built by the engine to hand over a connection
+ * atomically (`take`), for `Net.serve`'s fast path; checked with `in`, not `instanceof`.
+ */
+export const TakeTypeId: unique symbol = Symbol.for("@vvnet/core/Listener/take")
+
+/** @internal A listener with the engine's atomic take. */
+export interface Takeable {
+  readonly [TakeTypeId]: <A, E, R>(
+    restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+    register: (conn: Conn) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | NetError.NetError, R>
+}
+
 /** @internal Default bound on connections accepted by the OS but not yet by the program. */
 export const defaultBacklog = 511
 
@@ -19,7 +33,7 @@ type Entry = { readonly conn: Conn } | { readonly error: OsError }
  * accepted, pending accepts, and close. Accept waits interruptibly and takes atomically, so an
  * interrupted accept never drops a connection.
  */
-export class ListenerImpl implements Listener, Acceptor {
+export class ListenerImpl implements Listener, Acceptor, Takeable {
   readonly network: Network
   readonly address: string
   private queue: Array<Entry> = []
@@ -91,6 +105,11 @@ export class ListenerImpl implements Listener, Acceptor {
     })
     return loop
   }
+
+  readonly [TakeTypeId] = <A, E, R>(
+    restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
+    register: (conn: Conn) => Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | NetError.NetError, R> => this.take(restore, register)
 
   readonly accept: Effect.Effect<Conn, NetError.NetError, Scope.Scope> = Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(
