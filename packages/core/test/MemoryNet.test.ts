@@ -1,300 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
-import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import type { Conn } from "../src/Conn.js"
+import * as Conn from "../src/Conn.js"
 import * as MemoryNet from "../src/MemoryNet.js"
 import * as Net from "../src/Net.js"
 import type * as NetError from "../src/NetError.js"
+import { defaultLinger } from "../src/Transport.js"
 import { eventually, failure, flush, isPending, settled, tagOf, text } from "./support/effects.js"
+import { collectGarbage, concat, drain, isPrefix, manualClock, pair, pattern, writeAll } from "./support/memory.js"
 
 const timeout = 60_000
 
-/**
- * Under TestClock: advances the clock `stepMs` at a time until `fiber` is done (at most
- * `maxSteps` steps) and returns its Exit; dies when it never finishes.
- */
-const advanceUntilDone = <A, E>(fiber: Fiber.Fiber<A, E>, stepMs: number, maxSteps: number) =>
-  Effect.gen(function*() {
-    for (let i = 0; i <= maxSteps; i++) {
-      yield* flush
-      const done = yield* Fiber.poll(fiber)
-      if (Option.isSome(done)) return done.value
-      yield* TestClock.adjust(Duration.millis(stepMs))
-    }
-    return yield* Effect.dieMessage(`fiber not done after ${maxSteps} steps of ${stepMs} ms`)
-  })
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  let size = 0
-  for (const p of parts) size += p.length
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
-
-interface Drained {
-  readonly data: Uint8Array
-  /** Each non-empty read: the n asked for and the count returned. */
-  readonly reads: ReadonlyArray<{ readonly n: number; readonly got: number }>
-  /** "EOF", the failure's tag, or "max reads". */
-  readonly end: string
-  readonly error: NetError.NetError | undefined
-}
-
-/** Reads with the sizes in `sizes` (cycled) until EOF or a failure, at most `maxReads` reads. */
-const drain = (conn: Conn, sizes: ReadonlyArray<number>, maxReads: number): Effect.Effect<Drained> =>
-  Effect.gen(function*() {
-    const parts: Array<Uint8Array> = []
-    const reads: Array<{ n: number; got: number }> = []
-    for (let i = 0; i < maxReads; i++) {
-      const n = sizes[i % sizes.length]!
-      const exit = yield* Effect.exit(conn.read(n))
-      if (Exit.isFailure(exit)) {
-        return { data: concat(parts), reads, end: tagOf(exit), error: failure(exit) }
-      }
-      if (exit.value.length === 0) return { data: concat(parts), reads, end: "EOF", error: undefined }
-      reads.push({ n, got: exit.value.length })
-      parts.push(exit.value)
-    }
-    return { data: concat(parts), reads, end: "max reads", error: undefined }
-  })
-
-/** Listens on `address`, dials it and accepts: both ends of one connection. */
-const pair = (network: string, address: string, dialOptions?: Net.DialOptions) =>
-  Effect.gen(function*() {
-    const listener = yield* Net.listen(network, address)
-    const client = yield* Net.dial(network, listener.address, dialOptions)
-    const server = yield* listener.accept
-    return { listener, client, server }
-  })
-
-/** As `pair`, under TestClock with a delay fault (dial waits a delay on the Clock). */
-const pairAdvancing = (maxDelay: number) =>
-  Effect.gen(function*() {
-    const listener = yield* Net.listen("tcp", "127.0.0.1:0")
-    const dialing = yield* Effect.fork(Net.dial("tcp", listener.address))
-    const dialed = yield* advanceUntilDone(dialing, maxDelay + 1, 10)
-    const client = yield* dialed
-    const server = yield* listener.accept
-    return { listener, client, server }
-  })
-
-const writeAll = (conn: Conn, chunks: ReadonlyArray<Uint8Array>) =>
-  Effect.forEach(chunks, (chunk) => conn.write(chunk), { discard: true })
-
-const chunksArb = (maxChunks: number, maxChunk: number) =>
-  FastCheck.array(FastCheck.uint8Array({ minLength: 1, maxLength: maxChunk }), { minLength: 1, maxLength: maxChunks })
-
 describe("MemoryNet", () => {
-  describe("faults", () => {
-    it.scoped.prop(
-      "reset after k bytes: the reader gets exactly the first k bytes, then ConnectionReset (never EOF); the writer fails with ConnectionReset",
-      {
-        seed: FastCheck.integer(),
-        chunks: chunksArb(12, 900),
-        kSeed: FastCheck.nat(),
-        readSizes: FastCheck.array(FastCheck.integer({ min: 1, max: 2048 }), { minLength: 1, maxLength: 8 }),
-        readBufferSize: FastCheck.integer({ min: 16, max: 4096 }),
-        serverWrites: FastCheck.boolean()
-      },
-      ({ chunks, kSeed, readBufferSize, readSizes, seed, serverWrites }) => {
-        const data = concat(chunks)
-        const k = kSeed % data.length // 0 <= k < data.length: more than k bytes are written
-        return Effect.gen(function*() {
-          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-          const [writer, reader] = serverWrites ? [server, client] : [client, server]
-          const writing = yield* Effect.fork(writeAll(writer, chunks))
-          const drained = yield* drain(reader, readSizes, data.length + 10)
-          expect(drained.end).toBe("ConnectionReset")
-          expect(drained.data.length).toBe(k)
-          expect(drained.data).toEqual(data.subarray(0, k))
-          for (const { got, n } of drained.reads) expect(got).toBeLessThanOrEqual(n)
-          expect(drained.error?.message).toContain("connection reset by peer")
-
-          const written = yield* Fiber.await(writing)
-          expect(tagOf(written)).toBe("ConnectionReset")
-          // the reset is sticky on both ends
-          expect(tagOf(yield* Effect.exit(writer.write("more")))).toBe("ConnectionReset")
-          expect(tagOf(yield* Effect.exit(reader.read(10)))).toBe("ConnectionReset")
-          expect(["BrokenPipe", "ConnectionReset"]).toContain(tagOf(yield* Effect.exit(reader.write("x"))))
-        }).pipe(
-          Effect.provide(MemoryNet.layerWith({ readBufferSize, faults: { seed, resetAfterBytes: k } }))
-        )
-      },
-      { timeout, fastCheck: { numRuns: 100 } }
-    )
-
-    it.scoped(
-      "reset after k bytes, with the bytes written in one write that is still in flight",
-      () =>
-        Effect.gen(function*() {
-          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-          const data = new Uint8Array(10_000).map((_, i) => i % 253)
-          const writing = yield* Effect.fork(client.write(data))
-          const drained = yield* drain(server, [100], 1000)
-          expect(drained.data).toEqual(data.subarray(0, 3000))
-          expect(drained.end).toBe("ConnectionReset")
-          expect(tagOf(yield* Fiber.await(writing))).toBe("ConnectionReset")
-        }).pipe(
-          Effect.provide(MemoryNet.layerWith({ readBufferSize: 512, faults: { seed: 7, resetAfterBytes: 3000 } }))
-        ),
-      timeout
-    )
-
-    it.scoped.prop(
-      "short reads: bytes arrive in order and complete, no read returns more than n or more than the cap, and reads do come up short",
-      {
-        seed: FastCheck.integer(),
-        // more bytes than any cap below, so a read of 64 cannot take them all
-        first: FastCheck.uint8Array({ minLength: 17, maxLength: 2000 }),
-        rest: FastCheck.array(FastCheck.uint8Array({ minLength: 1, maxLength: 2000 }), { maxLength: 6 }),
-        readSizes: FastCheck.array(FastCheck.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 8 }),
-        shortReads: FastCheck.oneof(FastCheck.constant(true as const), FastCheck.integer({ min: 1, max: 16 }))
-      },
-      ({ first, readSizes, rest, seed, shortReads }) => {
-        const chunks = [first, ...rest]
-        const data = concat(chunks)
-        const cap = shortReads === true ? 7 : shortReads
-        // the first read asks for more than the cap (at most 16) while every byte is buffered
-        const sizes = [64, ...readSizes]
-        return Effect.gen(function*() {
-          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-          // less than the receive buffer: every write completes before any read
-          yield* writeAll(client, chunks)
-          yield* client.closeWrite
-          const drained = yield* drain(server, sizes, data.length + 10)
-          expect(drained.end).toBe("EOF")
-          expect(drained.data).toEqual(data)
-          let consumed = 0
-          let shortWithPending = 0
-          for (const { got, n } of drained.reads) {
-            expect(got).toBeGreaterThanOrEqual(1)
-            expect(got).toBeLessThanOrEqual(n)
-            expect(got).toBeLessThanOrEqual(cap)
-            consumed += got
-            if (got < n && consumed < data.length) shortWithPending++
-          }
-          expect(shortWithPending).toBeGreaterThan(0)
-        }).pipe(Effect.provide(MemoryNet.layerWith({ faults: { seed, shortReads } })))
-      },
-      { timeout, fastCheck: { numRuns: 100 } }
-    )
-
-    it.scoped.prop(
-      "delayed delivery (with and without short reads): bytes read equal bytes written, in order; no read returns more than n",
-      {
-        seed: FastCheck.integer(),
-        min: FastCheck.integer({ min: 0, max: 20 }),
-        spread: FastCheck.integer({ min: 0, max: 30 }),
-        shortReads: FastCheck.boolean(),
-        chunks: chunksArb(10, 3000),
-        readSizes: FastCheck.array(FastCheck.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 8 })
-      },
-      ({ chunks, min, readSizes, seed, shortReads, spread }) => {
-        const max = min + spread
-        const data = concat(chunks)
-        return Effect.gen(function*() {
-          const { client, server } = yield* pairAdvancing(max)
-          const reading = yield* Effect.fork(drain(server, readSizes, data.length + 10))
-          const writing = yield* Effect.fork(Effect.zipRight(writeAll(client, chunks), client.closeWrite))
-          if (min > 0) {
-            // nothing is delivered before the clock moves
-            yield* flush
-            expect(yield* isPending(writing)).toBe(true)
-            expect(yield* isPending(reading)).toBe(true)
-          }
-          const drainedExit = yield* advanceUntilDone(reading, max + 1, (chunks.length + 2) * 4)
-          const drained = yield* drainedExit
-          expect(drained.end).toBe("EOF")
-          expect(drained.data).toEqual(data)
-          for (const { got, n } of drained.reads) {
-            expect(got).toBeLessThanOrEqual(n)
-            if (shortReads) expect(got).toBeLessThanOrEqual(7)
-          }
-          expect(tagOf(yield* advanceUntilDone(writing, max + 1, 10))).toBe("success")
-        }).pipe(
-          Effect.provide(MemoryNet.layerWith({ faults: { seed, delay: { min, max }, shortReads } }))
-        )
-      },
-      { timeout, fastCheck: { numRuns: 40 } }
-    )
-
-    /** The sizes of the reads of 3000 bytes with read(64) under short-read faults. */
-    const readSizesFor = (seed: number) =>
-      Effect.scoped(
-        Effect.gen(function*() {
-          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
-          const data = new Uint8Array(3000).map((_, i) => i % 256)
-          yield* client.write(data)
-          yield* client.closeWrite
-          const drained = yield* drain(server, [64], 4000)
-          expect(drained.data).toEqual(data)
-          return drained.reads.map((r) => r.got)
-        }).pipe(Effect.provide(MemoryNet.layerWith({ faults: { seed, shortReads: true } })))
-      )
-
-    it.effect.prop(
-      "same seed, same sequence of read sizes",
-      [FastCheck.integer()],
-      ([seed]) =>
-        Effect.gen(function*() {
-          const first = yield* readSizesFor(seed)
-          const second = yield* readSizesFor(seed)
-          expect(first.length).toBeGreaterThan(3000 / 7 - 1)
-          expect(second).toEqual(first)
-        }),
-      { timeout, fastCheck: { numRuns: 30 } }
-    )
-
-    it.effect("different seeds give different read sizes", () =>
-      Effect.gen(function*() {
-        const runs = yield* Effect.forEach([1, 2, 3, 4, 5], readSizesFor)
-        const distinct = new Set(runs.map((sizes) => sizes.join(",")))
-        expect(distinct.size).toBeGreaterThan(1)
-      }), timeout)
-
-    it.scoped("same seed, same delivery times under delay faults", () => {
-      const deliveryTimes = (seed: number) =>
-        Effect.scoped(
-          Effect.gen(function*() {
-            const { client, server } = yield* pairAdvancing(40)
-            const start = yield* TestClock.currentTimeMillis
-            const times: Array<number> = []
-            const reading = yield* Effect.fork(Effect.gen(function*() {
-              for (let i = 0; i < 8; i++) {
-                yield* server.read(1)
-                times.push((yield* TestClock.currentTimeMillis) - start)
-              }
-            }))
-            const writing = yield* Effect.fork(
-              Effect.forEach([0, 1, 2, 3, 4, 5, 6, 7], (i) => client.write(new Uint8Array([i])), { discard: true })
-            )
-            expect(tagOf(yield* advanceUntilDone(reading, 1, 8 * 41))).toBe("success")
-            expect(tagOf(yield* advanceUntilDone(writing, 1, 10))).toBe("success")
-            return times
-          }).pipe(Effect.provide(MemoryNet.layerWith({ faults: { seed, delay: { min: 1, max: 40 } } })))
-        )
-      return Effect.gen(function*() {
-        const a = yield* deliveryTimes(42)
-        const b = yield* deliveryTimes(42)
-        expect(a).toHaveLength(8)
-        expect(b).toEqual(a)
-        // time only moves forward, and each write waited at least min
-        for (let i = 1; i < a.length; i++) expect(a[i]!).toBeGreaterThan(a[i - 1]!)
-      })
-    }, timeout)
-  })
-
   describe("deadlines and delays on the TestClock", () => {
     it.scoped(
       "setReadTimeout(100): a pending read times out only once the clock passes 100 ms",
@@ -742,5 +462,405 @@ describe("MemoryNet", () => {
           yield* Net.listen("tcp", "127.0.0.1:7000")
         }).pipe(Effect.provide(MemoryNet.layer))
       }), timeout)
+  })
+
+  describe("graceful close", () => {
+    const KiB = 1024
+    /** A small receive buffer on both ends, so a peer that does not read pushes back at once. */
+    const small = MemoryNet.layerWith({ readBufferSize: 4 * KiB })
+
+    it.scoped(
+      "close delivers every byte already handed to write, then FIN, while the peer keeps writing; the peer's writes succeed until the linger (default 5000 ms) passes, then fail with BrokenPipe",
+      () =>
+        Effect.gen(function*() {
+          expect(defaultLinger).toBe(5000)
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          const request = pattern(64 * KiB, 1)
+          // pending: the server reads nothing yet, so most of it waits for room
+          yield* Effect.fork(client.write(request))
+          // the server keeps talking: far more than the client's buffer holds
+          const talking = yield* Effect.fork(writeAll(server, Array.from({ length: 64 }, () => pattern(KiB, 2))))
+          yield* flush
+          expect(yield* isPending(talking)).toBe(true)
+          yield* client.close
+          // the closed client reads and discards what the server sends: its writes complete
+          expect(tagOf(yield* settled(talking))).toBe("success")
+          // every byte the client handed to write arrives, then EOF
+          const drained = yield* drain(server, [10_000], 1000)
+          expect(drained.end).toBe("EOF")
+          expect(drained.data).toEqual(request)
+          // the client lingers until the server's FIN or the linger bound, on the Clock
+          yield* TestClock.adjust(defaultLinger - 1)
+          yield* flush
+          expect(yield* server.write("still talking")).toBe(13)
+          yield* TestClock.adjust(1)
+          yield* flush
+          const late = failure(yield* Effect.exit(server.write("too late")))
+          expect(late._tag).toBe("BrokenPipe")
+          expect(late.message).toContain("broken pipe")
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "close returns at once, even with a write pending to a peer that never reads: closing the dialer's Scope takes no clock time",
+      () =>
+        Effect.gen(function*() {
+          const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+          const scope = yield* Scope.make()
+          const client = yield* Scope.extend(Net.dial("tcp", listener.address), scope)
+          const server = yield* listener.accept
+          yield* Effect.fork(client.write(pattern(256 * KiB)))
+          yield* flush
+          const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+          expect(tagOf(yield* settled(closing))).toBe("success")
+          // and the bytes still arrive
+          const drained = yield* drain(server, [64 * KiB], 1000)
+          expect(drained.end).toBe("EOF")
+          expect(drained.data).toEqual(pattern(256 * KiB))
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "the peer's FIN ends the linger at once: no timer is left armed, also when both ends close with input unread",
+      () => {
+        const manual = manualClock()
+        return Effect.gen(function*() {
+          {
+            const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+            yield* client.write("hello")
+            yield* client.close
+            yield* flush
+            expect(manual.pending()).toBe(1) // the linger bound
+            const drained = yield* drain(server, [100], 10)
+            expect(text(drained.data)).toBe("hello")
+            expect(drained.end).toBe("EOF")
+            yield* server.closeWrite
+            yield* flush
+            expect(manual.pending()).toBe(0)
+          }
+          {
+            // both ends wrote more than the other reads, and both close
+            const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+            yield* Effect.fork(client.write(pattern(64 * KiB)))
+            yield* Effect.fork(server.write(pattern(64 * KiB)))
+            yield* flush
+            yield* client.close
+            yield* server.close
+            yield* flush
+            expect(manual.pending()).toBe(0)
+          }
+        }).pipe(Effect.provide(small), Effect.withClock(manual.clock))
+      },
+      timeout
+    )
+
+    it.scoped(
+      "a peer that neither reads nor closes: when the dial's linger (1000 ms) passes, the rest is dropped and the peer reads what it got, then ConnectionReset, never EOF",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0", { linger: 1000 })
+          const request = pattern(64 * KiB, 3)
+          yield* Effect.fork(client.write(request))
+          yield* flush
+          yield* client.close
+          yield* TestClock.adjust(999)
+          yield* flush
+          expect(yield* server.write("x")).toBe(1) // still lingering: drained
+          yield* TestClock.adjust(1)
+          yield* flush
+          const drained = yield* drain(server, [100_000], 1000)
+          expect(drained.end).toBe("ConnectionReset")
+          expect(drained.data.length).toBeGreaterThan(0)
+          expect(drained.data.length).toBeLessThan(request.length)
+          expect(isPrefix(drained.data, request)).toBe(true)
+          expect(tagOf(yield* Effect.exit(server.write("y")))).toBe("ConnectionReset")
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "listen's linger (200 ms) bounds the close of accepted connections",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0", undefined, { linger: 200 })
+          yield* Effect.fork(server.write(pattern(64 * KiB)))
+          yield* flush
+          yield* server.close
+          yield* TestClock.adjust(199)
+          yield* flush
+          expect(yield* client.write("x")).toBe(1)
+          yield* TestClock.adjust(1)
+          yield* flush
+          expect(tagOf(yield* Effect.exit(client.write("y")))).toBe("ConnectionReset")
+          const drained = yield* drain(client, [100_000], 1000)
+          expect(drained.end).toBe("ConnectionReset")
+          expect(isPrefix(drained.data, pattern(64 * KiB))).toBe(true)
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "linger 0: released right after the FIN when everything was delivered (the peer's writes fail at once); a reset when bytes still waited for room",
+      () =>
+        Effect.gen(function*() {
+          {
+            const { client, server } = yield* pair("tcp", "127.0.0.1:0", { linger: 0 })
+            yield* client.write("abc")
+            yield* client.close
+            const drained = yield* drain(server, [100], 10)
+            expect(text(drained.data)).toBe("abc")
+            expect(drained.end).toBe("EOF")
+            expect(tagOf(yield* Effect.exit(server.write("x")))).toBe("BrokenPipe")
+          }
+          {
+            const { client, server } = yield* pair("tcp", "127.0.0.1:0", { linger: 0 })
+            yield* Effect.fork(client.write(pattern(64 * KiB)))
+            yield* flush
+            yield* client.close
+            const drained = yield* drain(server, [100_000], 1000)
+            expect(drained.end).toBe("ConnectionReset")
+            expect(drained.data.length).toBeLessThan(64 * KiB)
+          }
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "a FIN takes no room: a writer that filled its peer's buffer and closed delivers its FIN, so the peer reads every byte then EOF even after the linger",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          const request = pattern(4 * KiB, 6)
+          // exactly the server's buffer: the write completes, and the server's buffer is full
+          expect(yield* client.write(request)).toBe(request.length)
+          yield* client.close
+          yield* TestClock.adjust(defaultLinger)
+          yield* flush
+          const drained = yield* drain(server, [100_000], 1000)
+          expect(drained.data).toEqual(request)
+          expect(drained.end).toBe("EOF")
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "a connection that never wrote a byte is released at once: the peer reads EOF and its next write fails with BrokenPipe, with no clock time passing",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          yield* server.close
+          expect((yield* client.read(10)).length).toBe(0)
+          expect(tagOf(yield* Effect.exit(client.write("x")))).toBe("BrokenPipe")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
+
+    it.scoped(
+      "Conn.abort stays the immediate reset: queued bytes are dropped, the peer reads what it got, then ConnectionReset, and its writes fail with ConnectionReset",
+      () =>
+        Effect.gen(function*() {
+          const { client, server } = yield* pair("tcp", "127.0.0.1:0")
+          const request = pattern(64 * KiB, 4)
+          yield* Effect.fork(client.write(request))
+          yield* flush
+          yield* Conn.abort(client)
+          expect(tagOf(yield* Effect.exit(server.write("x")))).toBe("ConnectionReset")
+          const drained = yield* drain(server, [100_000], 1000)
+          expect(drained.end).toBe("ConnectionReset")
+          expect(drained.data.length).toBeLessThan(request.length)
+          expect(isPrefix(drained.data, request)).toBe(true)
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "a released connection holds nothing: the bytes a linger dropped can be garbage-collected",
+      () =>
+        Effect.gen(function*() {
+          const { client } = yield* pair("tcp", "127.0.0.1:0", { linger: 1000 })
+          // the only strong reference to the bytes is the one handed to write
+          const weak = yield* Effect.suspend(() => {
+            const bytes = new Uint8Array(1024 * KiB)
+            return Effect.as(Effect.fork(client.write(bytes)), new WeakRef(bytes))
+          })
+          yield* flush
+          yield* client.close
+          yield* flush
+          yield* collectGarbage
+          expect(weak.deref()).toBeDefined() // lingering: still to be delivered
+          yield* TestClock.adjust(1000)
+          yield* flush
+          yield* collectGarbage
+          expect(weak.deref()).toBeUndefined()
+        }).pipe(Effect.provide(small)),
+      timeout
+    )
+
+    it.scoped(
+      "linger must be a finite, non-negative number of milliseconds → InvalidArgument",
+      () =>
+        Effect.gen(function*() {
+          const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+          for (const linger of [-1, Number.NaN, Number.POSITIVE_INFINITY, "5" as unknown as number]) {
+            const dialed = failure(yield* Effect.exit(Net.dial("tcp", listener.address, { linger })))
+            expect(dialed._tag, String(linger)).toBe("InvalidArgument")
+            expect(dialed.op).toBe("dial")
+            expect(dialed.message).toContain("linger must be a finite, non-negative number of milliseconds")
+            const listened = failure(yield* Effect.exit(Net.listen("tcp", "127.0.0.1:0", { linger })))
+            expect(listened._tag, String(linger)).toBe("InvalidArgument")
+            expect(listened.op).toBe("listen")
+          }
+          // zero and fractions are fine
+          yield* Net.dial("tcp", listener.address, { linger: 0 })
+          yield* Net.listen("tcp", "127.0.0.1:0", { linger: 2.5 })
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
+  })
+
+  describe("like the OS where tests rely on it", () => {
+    const KiB = 1024
+    const MiB = 1024 * KiB
+
+    it.scoped(
+      "ports belong to an address family (Linux, bindv6only = 0): tcp4 on 0.0.0.0:P and tcp6 on [::]:P coexist; tcp on a wildcard is dual stack",
+      () =>
+        Effect.gen(function*() {
+          const listenTag = (network: string, address: string) =>
+            Effect.map(Effect.exit(Effect.scoped(Net.listen(network, address))), tagOf)
+          const echoOnce = (client: Conn.Conn, server: Conn.Conn) =>
+            Effect.gen(function*() {
+              yield* client.write("?")
+              expect(text(yield* server.read(1))).toBe("?")
+            })
+
+          // IPv4-only and IPv6-only wildcards share a port; each family reaches its own
+          const v4 = yield* Net.listen("tcp4", "0.0.0.0:6000")
+          const v6 = yield* Net.listen("tcp6", "[::]:6000")
+          const c4 = yield* Net.dial("tcp", "127.0.0.1:6000")
+          const s4 = yield* v4.accept
+          yield* echoOnce(c4, s4)
+          const c6 = yield* Net.dial("tcp", "[::1]:6000")
+          const s6 = yield* v6.accept
+          yield* echoOnce(c6, s6)
+          expect(s6.localAddress).toBe("[::1]:6000")
+          // within a family, a wildcard holds every address of the port
+          for (
+            const [network, address] of [
+              ["tcp4", "127.0.0.1:6000"],
+              ["tcp", "127.0.0.1:6000"],
+              ["tcp6", "[::1]:6000"],
+              ["tcp", "[::1]:6000"],
+              ["tcp4", ":6000"],
+              ["tcp6", ":6000"],
+              ["tcp", ":6000"],
+              ["tcp", "[::]:6000"],
+              ["tcp", "0.0.0.0:6000"]
+            ] as const
+          ) {
+            expect(yield* listenTag(network, address), `${network} ${address}`).toBe("AddressInUse")
+          }
+
+          // tcp on :P, [::]:P or 0.0.0.0:P holds the port in both families and accepts both
+          for (const [address, port] of [[":6001", 6001], ["[::]:6002", 6002], ["0.0.0.0:6003", 6003]] as const) {
+            yield* Effect.scoped(Effect.gen(function*() {
+              const dual = yield* Net.listen("tcp", address)
+              for (const other of ["tcp4 0.0.0.0", "tcp4 127.0.0.1", "tcp6 [::]", "tcp6 [::1]", "tcp "] as const) {
+                const [network, host] = other.split(" ") as [string, string]
+                expect(yield* listenTag(network, `${host}:${port}`), `${address} vs ${other}`).toBe("AddressInUse")
+              }
+              const via4 = yield* Net.dial("tcp4", `127.0.0.1:${port}`)
+              const at4 = yield* dual.accept
+              expect(at4.localAddress).toBe(`127.0.0.1:${port}`)
+              yield* echoOnce(via4, at4)
+              const via6 = yield* Net.dial("tcp6", `[::1]:${port}`)
+              const at6 = yield* dual.accept
+              expect(at6.localAddress).toBe(`[::1]:${port}`)
+              yield* echoOnce(via6, at6)
+              // a dial to the unspecified address reaches this host's loopback of its family
+              const viaAny6 = yield* Net.dial("tcp", `[::]:${port}`)
+              expect(viaAny6.remoteAddress).toBe(`[::1]:${port}`)
+              yield* dual.accept
+            }))
+          }
+
+          // nor can a dual stack listener bind over a listener of either family
+          yield* Net.listen("tcp4", "127.0.0.1:6004")
+          expect(yield* listenTag("tcp", ":6004")).toBe("AddressInUse")
+          yield* Net.listen("tcp6", "[::1]:6005")
+          expect(yield* listenTag("tcp", ":6005")).toBe("AddressInUse")
+
+          // addresses of different families share a port; the wildcards conflict per family
+          yield* Net.listen("tcp", "127.0.0.1:6006")
+          yield* Net.listen("tcp", "[::1]:6006")
+          expect(yield* listenTag("tcp6", "[::]:6006")).toBe("AddressInUse")
+          expect(yield* listenTag("tcp4", "0.0.0.0:6006")).toBe("AddressInUse")
+
+          // a family with no listener on the port refuses
+          yield* Net.listen("tcp4", "0.0.0.0:6007")
+          expect(tagOf(yield* Effect.exit(Net.dial("tcp6", "[::1]:6007")))).toBe("ConnectionRefused")
+          yield* Net.listen("tcp6", "[::]:6008")
+          expect(tagOf(yield* Effect.exit(Net.dial("tcp4", "127.0.0.1:6008")))).toBe("ConnectionRefused")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
+
+    for (
+      const [network, address, capacity] of [
+        ["tcp", "127.0.0.1:0", MemoryNet.defaultReadBufferSize],
+        ["unix", "/vvnet-memory/capacity.sock", MemoryNet.defaultUnixReadBufferSize]
+      ] as const
+    ) {
+      it.scoped(
+        `${network}: by default a direction holds about what loopback does (${
+          capacity / KiB
+        } KiB) before a writer to a silent peer suspends`,
+        () =>
+          Effect.gen(function*() {
+            expect(MemoryNet.defaultReadBufferSize).toBe(4 * MiB)
+            expect(MemoryNet.defaultUnixReadBufferSize).toBe(256 * KiB)
+            const { client } = yield* pair(network, address)
+            let completed = 0
+            const chunk = new Uint8Array(64 * KiB)
+            const writing = yield* Effect.fork(Effect.gen(function*() {
+              for (let i = 0; i < 1024; i++) completed += yield* client.write(chunk)
+            }))
+            for (let i = 0; i < 5; i++) yield* flush
+            expect(yield* isPending(writing)).toBe(true)
+            expect(completed).toBeGreaterThanOrEqual(capacity)
+            expect(completed).toBeLessThanOrEqual(capacity + 64 * KiB)
+          }).pipe(Effect.provide(MemoryNet.layer)),
+        timeout
+      )
+
+      it.scoped(
+        `${network}: writing 256 KiB and then reading it back through an echo server completes, as over loopback`,
+        () =>
+          Effect.gen(function*() {
+            const listener = yield* Net.listen(network, address)
+            yield* Net.serve(listener, (conn) =>
+              Effect.gen(function*() {
+                while (true) {
+                  const data = yield* conn.read(64 * KiB)
+                  if (data.length === 0) break
+                  yield* conn.write(data)
+                }
+                yield* conn.closeWrite
+              }))
+            const client = yield* Net.dial(network, listener.address)
+            const request = pattern(256 * KiB, 9)
+            // the whole request is taken before the client reads a byte of the reply
+            const writing = yield* Effect.fork(client.write(request))
+            expect(tagOf(yield* settled(writing))).toBe("success")
+            yield* client.closeWrite
+            const drained = yield* drain(client, [64 * KiB], 1000)
+            expect(drained.end).toBe("EOF")
+            expect(drained.data).toEqual(request)
+          }).pipe(Effect.provide(MemoryNet.layer)),
+        timeout
+      )
+    }
   })
 })

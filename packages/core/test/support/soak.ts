@@ -1,0 +1,32 @@
+/**
+ * Run counts for seeded-fault property tests, written once for two uses: the normal suite
+ * (`pnpm test`, CI) runs each property a few times, and the soak command (`pnpm test:soak`,
+ * `vitest.soak.config.ts`) reruns the same properties many times. The count comes from
+ * `VVNET_SOAK_RUNS` in the environment, when set; the soak config sets it (default 1000), and
+ * `VVNET_SOAK_RUNS=10000 pnpm test:soak` asks for more.
+ */
+
+const parseRuns = (raw: string | undefined): number | undefined => {
+  if (raw === undefined || raw === "") return undefined
+  const runs = Number(raw)
+  if (!Number.isSafeInteger(runs) || runs < 1) {
+    throw new Error(`VVNET_SOAK_RUNS must be a positive integer, got ${JSON.stringify(raw)}`)
+  }
+  return runs
+}
+
+/** The runs `VVNET_SOAK_RUNS` asks for, or undefined outside a soak. */
+export const soakRuns: number | undefined = parseRuns(process.env.VVNET_SOAK_RUNS)
+
+/** The number of runs of one property: `VVNET_SOAK_RUNS` when set, else `ciRuns` (default 25). */
+export const propertyRuns = (ciRuns = 25): number => soakRuns ?? ciRuns
+
+/**
+ * The options of `it.effect.prop` / `it.scoped.prop` for a seeded-fault property: its runs,
+ * and its timeout in ms (`ciTimeout` in the normal suite; none in a soak, whose length grows
+ * with the runs asked for).
+ */
+export const propertyOptions = (ciRuns = 25, ciTimeout = 60_000) => ({
+  timeout: soakRuns === undefined ? ciTimeout : 0,
+  fastCheck: { numRuns: propertyRuns(ciRuns) }
+})
