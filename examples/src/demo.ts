@@ -13,6 +13,7 @@ import { Conn, Net, NetError } from "@vvnet/core"
 import { NodeNet } from "@vvnet/node-adapter"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -190,11 +191,15 @@ const program = command === "serve"
   : Effect.fail(new Error(`unknown command ${command}; usage: pnpm demo [serve ADDRESS]`))
 
 // Errors are reported as one line (the typed error's Go-style message), not a stack trace.
+// Ctrl-C (an interruption) is the way `serve` is meant to end: exit status 0, not 130.
 NodeRuntime.runMain(
   program.pipe(
     Effect.tapError((error) => Console.error(`demo: ${error.message}`)),
     Effect.scoped,
     Effect.provide(NodeNet.layer)
   ),
-  { disableErrorReporting: true }
+  {
+    disableErrorReporting: true,
+    teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) || Exit.isInterrupted(exit) ? 0 : 1)
+  }
 )

@@ -252,7 +252,8 @@ const levelOf = (u: unknown): LogLevel.LogLevel | undefined =>
  *
  * Fails with `InvalidArgument` only, before anything starts: a `concurrency` that is not a
  * positive integer, a `shutdownTimeout` that is negative or not finite, a `peerErrorLogLevel`
- * that is not a `LogLevel`.
+ * that is not a `LogLevel`, a `handlerOwnsConnection` that is not a boolean, an
+ * `onAcceptError` that is not a function.
  *
  * @example
  * ```ts
