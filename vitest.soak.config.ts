@@ -23,8 +23,11 @@ export default defineConfig({
     teardownTimeout: 10_000,
     pool: "forks",
     passWithNoTests: false,
-    // the properties wait on the event loop more than they compute: run them side by side
-    sequence: { concurrent: true },
-    maxConcurrency: 8
+    // one file per kind of fault, each in its own process, side by side: the properties wait
+    // on the event loop more than they compute. Within a file, tests run one at a time (run
+    // side by side in one process, they starve its event loop).
+    maxWorkers: 3,
+    minWorkers: 1,
+    sequence: { concurrent: false }
   }
 })

@@ -27,6 +27,9 @@ export const propertyRuns = (ciRuns = 25): number => soakRuns ?? ciRuns
  * with the runs asked for).
  */
 export const propertyOptions = (ciRuns = 25, ciTimeout = 60_000) => ({
-  timeout: soakRuns === undefined ? ciTimeout : 0,
+  timeout: soakTimeout(ciTimeout),
   fastCheck: { numRuns: propertyRuns(ciRuns) }
 })
+
+/** A test's timeout in ms: `ciTimeout` in the normal suite, none (0) in a soak run. */
+export const soakTimeout = (ciTimeout: number): number => soakRuns === undefined ? ciTimeout : 0
