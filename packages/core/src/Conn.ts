@@ -44,9 +44,10 @@ export interface Conn {
    * report a reset that arrives while reading is paused as EOF (fixed upstream by libuv pull
    * request 4997, not in Node 20's libuv); vvnet then asks the kernel whether the connection
    * was torn down and reports the reset. Two cases stay out of reach on Node 20: after this
-   * side's `closeWrite` (a reset and a FIN then look alike to Node), and on unix sockets; and
-   * bytes still in the kernel when a write fails are lost, because Node destroys a socket
-   * whose write failed.
+   * side's `closeWrite` (a reset and a FIN then look alike to Node), and on unix sockets (a
+   * unix peer that closes with our bytes unread may read as EOF). After a failed write,
+   * NodeNet keeps the bytes Node had already read, but bytes still in the kernel are lost,
+   * because Node destroys a socket whose write failed and reads no more.
    */
   read(n: number): Effect.Effect<Uint8Array, NetError.NetError>
   /**
@@ -100,7 +101,10 @@ export interface Conn {
 /**
  * Closes the connection with a reset (RST) instead of a graceful FIN, discarding unsent bytes:
  * Go's `TCPConn.SetLinger(0)` followed by `Close`. The peer's next read fails with
- * `ConnectionReset`. For a connection not built by vvnet's engine, this is `close`. Never fails.
+ * `ConnectionReset` (after the bytes that reached it). On NodeNet's unix sockets there is no
+ * reset to send: the connection is closed at once and the peer reads EOF (or a reset when our
+ * side closed with input unread). For a connection not built by vvnet's engine, this is
+ * `close`. Never fails.
  *
  * @since 0.1.0
  * @category combinators

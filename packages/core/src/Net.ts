@@ -313,11 +313,15 @@ export const serve = <E, R>(
     })
     const handlers = yield* FiberSet.make<unknown, never>()
 
+    const owned = options?.handlerOwnsConnection === true
     const logEnd = (conn: Conn, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
       if (Cause.isInterruptedOnly(cause)) return Effect.void
       const peer = endedByPeer(cause)
       const log = peer === undefined
-        ? Effect.logError("vvnet serve: handler failed; its connection is closed", cause)
+        ? Effect.logError(
+          owned ? "vvnet serve: handler failed" : "vvnet serve: handler failed; its connection is closed",
+          cause
+        )
         : peerLevel._tag === "None" // a message at None would pass every minimum level
         ? Effect.void
         : Effect.logWithLevel(peerLevel, `vvnet serve: handler ended by its peer: ${peer.message}`)
@@ -325,24 +329,18 @@ export const serve = <E, R>(
     }
 
     // Forked from an uninterruptible region, so the handler itself is made interruptible.
-    const owned = options?.handlerOwnsConnection === true
-    const runHandler = (conn: Conn) => {
-      let interrupted = false
+    // Set when closing serve's Scope begins: from then on serve closes every connection, owned
+    // or not (its handler is being interrupted by serve).
+    let shuttingDown = false
+    const runHandler = (conn: Conn) =>
       // a handler that throws instead of returning an Effect is a defect of that connection only
-      return Effect.interruptible(Effect.suspend(() => handler(conn))).pipe(
-        Effect.catchAllCause((cause) => {
-          if (Cause.isInterrupted(cause)) interrupted = true
-          return logEnd(conn, cause)
-        }),
-        Effect.onExit((exit) =>
-          Effect.suspend(() => {
-            live.delete(conn)
-            // an interrupted handler's connection is serve's to close, even when handlers own theirs
-            return owned && !interrupted && !Exit.isInterrupted(exit) ? release : Effect.zipRight(conn.close, release)
-          })
-        )
+      Effect.interruptible(Effect.suspend(() => handler(conn))).pipe(
+        Effect.catchAllCause((cause) => logEnd(conn, cause)),
+        Effect.ensuring(Effect.suspend(() => {
+          live.delete(conn)
+          return owned && !shuttingDown ? release : Effect.zipRight(conn.close, release)
+        }))
       )
-    }
 
     const register = (conn: Conn) =>
       Effect.suspend(() => {
@@ -387,6 +385,7 @@ export const serve = <E, R>(
     // period is a sleep on Effect's Clock, so TestClock drives it.
     const shutdown = (accepting: Fiber.RuntimeFiber<void>) =>
       Effect.gen(function*() {
+        shuttingDown = true
         yield* Fiber.interrupt(accepting) // from here on, no handler is forked
         const running = Array.from(handlers)
         const self = yield* Effect.fiberId

@@ -96,8 +96,9 @@ export type CaseId =
  * - `ipv6`: the host has IPv6 loopback (C10's `[::1]:0` part); default `false`.
  * - `rss()`: the process's resident set size in bytes, when the implementation holds memory
  *   in this process (C13 checks its growth); absent, that check is left out.
- * - `reset`: the network can reset a connection (`Conn.abort` sends RST); `false` for unix
- *   sockets, which have none: C05 is then skipped and C16 leaves out its reset part.
+ * - `reset`: `Conn.abort` can reset a connection (sends RST); `false` for NodeNet's unix
+ *   sockets, where it cannot (the OS resets a unix connection only when it is closed with
+ *   input unread): C05, R10 and R11 are then skipped and C16 and R12 leave out their reset parts.
  * - `skip`: cases the implementation cannot express, each with the reason (shown in the name).
  * - `propertyRuns`: runs of each seeded property (P2); default 10 (a soak run raises it).
  *
@@ -122,7 +123,7 @@ const text = (b: Uint8Array) => decoder.decode(b)
 const MiB = 1024 * 1024
 const timeout = 60_000
 
-/** Cases about a peer's reset, skipped where the network has none. */
+/** Cases that need `Conn.abort` to reset the connection, skipped where the network cannot. */
 const resetCases: ReadonlySet<CaseId> = new Set(["C05", "R10", "R11"])
 
 const tagOf = <A>(exit: Exit.Exit<A, NetError.NetError>): string =>
@@ -139,7 +140,7 @@ export const conformance = (options: Options): void => {
   const canReset = options.reset ?? true
   const test = (id: CaseId, title: string, body: () => Effect.Effect<unknown, unknown, Net.Net | Scope.Scope>) => {
     const reason = options.skip?.[id] ??
-      (resetCases.has(id) && !canReset ? "the network has no reset (RST)" : undefined)
+      (resetCases.has(id) && !canReset ? "Conn.abort cannot send a reset (RST) on this network" : undefined)
     if (reason !== undefined) {
       it.skip(`${id} ${title} [skipped for ${options.name}: ${reason}]`, () => {})
       return

@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import { Transport } from "@vvnet/core"
 import { isVvError, VvUnhandledError } from "./Errors.js"
 import { expandTestPaths, runFile, testFiles } from "./Program.js"
 
@@ -98,7 +99,8 @@ const test = async (files: ReadonlyArray<string>, cwd: string): Promise<number> 
 
 /**
  * Runs the `vv` command as the process (what `bin/vv.js` calls): `main(args)`, then exits with
- * its status once stdout and stderr are flushed. While the program waits with nothing left
+ * its status once stdout and stderr are flushed and the connections the program closed have
+ * finished their lingering close (at most `Transport.defaultLinger` ms more). While the program waits with nothing left
  * to wait for (no socket, no timer: every task blocked on another, a channel nobody sends on
  * or a mutex nobody unlocks), it reports a deadlock and exits 1, as Go does, instead of
  * exiting as if the program had finished.
@@ -117,7 +119,12 @@ export const runMain = (args: ReadonlyArray<string>): void => {
     async (code) => {
       finished = true
       await flush()
-      process.exit(code)
+      // Let connections the program closed finish their lingering close (they deliver what
+      // was written before the kernel drops them; each lingers at most its `linger` bound),
+      // rather than cutting them off with process.exit; anything else left running is cut
+      // off once that bound has passed.
+      process.exitCode = code
+      setTimeout(() => process.exit(code), Transport.defaultLinger + 500).unref()
     },
     async (error: unknown) => {
       finished = true

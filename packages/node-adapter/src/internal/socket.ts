@@ -67,8 +67,9 @@ const tornDown = (socket: Net.Socket): boolean => {
  *   tick later, so `socket.errored` is checked before a write is reported as done.
  * - `close(false)` on a connection that wrote bytes lingers in the background: `end()` flushes what libuv holds and sends FIN,
  *   input is read and discarded until the peer's EOF, an error, or `linger` ms, then the
- *   socket is destroyed. Once the FIN is handed over the socket no longer keeps the process
- *   alive (`unref`), and the linger timer never does.
+ *   socket is destroyed. The lingering socket keeps the process alive (for at most `linger`
+ *   ms): a process that exits while its peer is still sending would make the kernel reset the
+ *   connection and the peer lose the reply; the timer alone never holds the process.
  */
 export const fromSocket = (
   socket: Net.Socket,
@@ -97,10 +98,14 @@ export const fromSocket = (
     write(data, done) {
       if (socket.destroyed || socket.errored != null) {
         // destroyed or errored by a failure whose 'error' event has not been emitted yet
+        salvage()
         done(socket.errored ? toOsError(socket.errored) : { code: "EPIPE", syscall: "write" })
         return false
       }
-      socket.write(data, (error) => done(error ? toOsError(error) : undefined))
+      socket.write(data, (error) => {
+        if (error) salvage()
+        done(error ? toOsError(error) : undefined)
+      })
       // a write the kernel refused synchronously leaves the stream errored (destroyed a tick
       // later) with nothing queued: its callback reports the error, it is not "taken"
       return socket.writableLength === 0 && !socket.destroyed && socket.errored == null
@@ -131,6 +136,20 @@ export const fromSocket = (
   const { close, conn, inbound } = Transport.makeConn(transport, { readBufferSize: options?.readBufferSize })
   const onData = (chunk: Buffer) => {
     inbound.push(chunk)
+  }
+  // Node destroys a socket whose write failed right after the write's callback, discarding
+  // what its stream buffer holds (our reading may be paused): hand those bytes over first, so
+  // reads still return everything received before the error (bytes still in the kernel are
+  // beyond reach: Node reads no more from an errored stream).
+  const salvage = () => {
+    if (socket.destroyed) return
+    try {
+      while (socket.readableLength > 0 && socket.read() !== null) {
+        // each chunk read is emitted as 'data' and lands in core's buffer through onData
+      }
+    } catch {
+      // an unusual stream state: nothing more to save
+    }
   }
   socket.on("data", onData)
   socket.on("end", () => {
@@ -182,6 +201,5 @@ const lingeringClose = (socket: Net.Socket, linger: number): void => {
   socket.end(() => {
     flushed = true
     if (drained) release()
-    else socket.unref() // the FIN is out: draining no longer keeps the process alive
   })
 }
