@@ -106,6 +106,9 @@ describe("serve's accept loop", () => {
               ? Effect.void
               : conn.remoteAddress === "fails"
               ? Effect.fail("on purpose")
+              : conn.remoteAddress === "inner"
+              // a failure whose cause holds an interruption of the handler's own child fiber
+              ? Effect.all([Effect.fail("on purpose"), Effect.never], { concurrency: 2 })
               : Deferred.await(release),
           { handlerOwnsConnection: true, shutdownTimeout: 0 }
         ),
@@ -119,11 +122,13 @@ describe("serve's accept loop", () => {
       const done = make("done")
       const fails = make("fails")
       const waiting = make("waiting")
-      for (const c of [done, fails, waiting]) acceptor.push(c.conn)
+      const inner = make("inner")
+      for (const c of [done, fails, waiting, inner]) acceptor.push(c.conn)
       for (let i = 0; i < 10; i++) yield* flush
       expect(done.state.closed).toBe(false)
       expect(fails.state.closed).toBe(false)
       expect(waiting.state.closed).toBe(false)
+      expect(inner.state.closed).toBe(false)
       yield* Scope.close(scope, Exit.void)
       // the interrupted handler's connection is closed; the others belong to their handlers
       expect(waiting.state.closed).toBe(true)
