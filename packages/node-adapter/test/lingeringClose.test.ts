@@ -10,10 +10,28 @@ import { NodeNet } from "@vvnet/node-adapter"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Fs from "node:fs"
 import * as NodeNetModule from "node:net"
-import { awaitResources, baseline, expectBackTo, failureOf, MiB, resources, tagOf } from "./helpers.js"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll } from "vitest"
+import {
+  awaitResources,
+  baseline,
+  bundleChild,
+  expectBackTo,
+  failureOf,
+  MiB,
+  resources,
+  spawnChild,
+  tagOf
+} from "./helpers.js"
 
 const timeout = 60_000
+const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "vvnet-linger-"))
+afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
 
 /** A raw client connected to `address` (host:port); destroyed with the Scope. */
 const rawClient = (address: string) =>
@@ -118,6 +136,36 @@ describe("NodeNet lingering close", () => {
         )
       }
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
+})
+
+describe("NodeNet lingering close at process exit", () => {
+  it.scopedLive(
+    "a program that ends right after closing still delivers its reply to a peer still sending",
+    () =>
+      Effect.gen(function*() {
+        const script = bundleChild(fileURLToPath(new URL("./fixtures/one-shot-server.ts", import.meta.url)), dir)
+        const child = yield* spawnChild(process.execPath, [script])
+        const address = yield* child.nextLine("listening ", 30)
+        const client = yield* rawClient(address)
+        keepSending(client, 8 * MiB)
+        yield* child.nextLine("closed", 30)
+        // the program has returned; read only now, while still sending
+        client.pause()
+        const reading = yield* Effect.fork(Effect.async<{ bytes: number; end: string }>((resume) => {
+          let bytes = 0
+          client.on("data", (d) => bytes += d.length)
+          client.once("end", () => resume(Effect.succeed({ bytes, end: "EOF" })))
+          client.once("error", (e: NodeJS.ErrnoException) => resume(Effect.succeed({ bytes, end: e.code ?? "error" })))
+        }))
+        yield* Effect.sleep(Duration.millis(300))
+        client.resume()
+        expect(yield* Fiber.join(reading)).toEqual({ bytes: MiB, end: "EOF" })
+        client.end()
+        const exited = yield* child.exited
+        expect(exited.code, child.stderr()).toBe(0)
+      }),
+    timeout
+  )
 })
 
 describe("NodeNet listen errors", () => {
