@@ -9,7 +9,7 @@ import * as MemoryNet from "../src/MemoryNet.js"
 import * as Net from "../src/Net.js"
 import { flush, isPending, tagOf } from "./support/effects.js"
 import { advanceUntilDone, chunksArb, concat, drain, manualClock, pairAdvancing, writeAll } from "./support/memory.js"
-import { propertyOptions, soakTimeout } from "./support/soak.js"
+import { eventLoopTurn, propertyOptions, soakTimeout } from "./support/soak.js"
 
 /**
  * MemoryNet's delay fault (`faults.delay`): deliveries wait on the Clock, over the whole
@@ -55,7 +55,8 @@ describe("MemoryNet faults: delays", () => {
         }
         expect(tagOf(yield* advanceUntilDone(writing, max + 1, 10))).toBe("success")
       }).pipe(
-        Effect.provide(MemoryNet.layerWith({ faults: { seed, delay: { min, max }, shortReads } }))
+        Effect.provide(MemoryNet.layerWith({ faults: { seed, delay: { min, max }, shortReads } })),
+        Effect.zipLeft(eventLoopTurn)
       )
     },
     propertyOptions(40, timeout)

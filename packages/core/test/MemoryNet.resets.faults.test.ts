@@ -17,7 +17,7 @@ import {
   pattern,
   writeAll
 } from "./support/memory.js"
-import { propertyOptions, soakTimeout } from "./support/soak.js"
+import { eventLoopTurn, propertyOptions, soakTimeout } from "./support/soak.js"
 
 /**
  * MemoryNet's reset fault (`faults.resetAfterBytes`): the reader gets a prefix then
@@ -61,7 +61,8 @@ describe("MemoryNet faults: resets", () => {
         expect(tagOf(yield* Effect.exit(reader.read(10)))).toBe("ConnectionReset")
         expect(["BrokenPipe", "ConnectionReset"]).toContain(tagOf(yield* Effect.exit(reader.write("x"))))
       }).pipe(
-        Effect.provide(MemoryNet.layerWith({ readBufferSize, faults: { seed, resetAfterBytes: k } }))
+        Effect.provide(MemoryNet.layerWith({ readBufferSize, faults: { seed, resetAfterBytes: k } })),
+        Effect.zipLeft(eventLoopTurn)
       )
     },
     propertyOptions(100, timeout)
@@ -199,7 +200,8 @@ describe("MemoryNet faults: resets", () => {
         Effect.provide(MemoryNet.layerWith({
           readBufferSize,
           faults: { seed, resetAfterBytes: k, shortReads, delay: range }
-        }))
+        })),
+        Effect.zipLeft(eventLoopTurn)
       )
     },
     propertyOptions(25, timeout)

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as MemoryNet from "../src/MemoryNet.js"
 import { concat, drain, pair, writeAll } from "./support/memory.js"
-import { propertyOptions, soakTimeout } from "./support/soak.js"
+import { eventLoopTurn, propertyOptions, soakTimeout } from "./support/soak.js"
 
 /**
  * MemoryNet's short-read fault (`faults.shortReads`): reads come up short, at random, the
@@ -50,7 +50,7 @@ describe("MemoryNet faults: short reads", () => {
           if (got < n && consumed < data.length) shortWithPending++
         }
         expect(shortWithPending).toBeGreaterThan(0)
-      }).pipe(Effect.provide(MemoryNet.layerWith({ faults: { seed, shortReads } })))
+      }).pipe(Effect.provide(MemoryNet.layerWith({ faults: { seed, shortReads } })), Effect.zipLeft(eventLoopTurn))
     },
     propertyOptions(100, timeout)
   )
@@ -78,7 +78,7 @@ describe("MemoryNet faults: short reads", () => {
         const second = yield* readSizesFor(seed)
         expect(first.length).toBeGreaterThan(3000 / 7 - 1)
         expect(second).toEqual(first)
-      }),
+      }).pipe(Effect.zipLeft(eventLoopTurn)),
     propertyOptions(30, timeout)
   )
 

@@ -1,3 +1,5 @@
+import * as Effect from "effect/Effect"
+
 /**
  * Run counts for seeded-fault property tests, written once for two uses: the normal suite
  * (`pnpm test`, CI) runs each property a few times, and the soak command (`pnpm test:soak`,
@@ -33,3 +35,14 @@ export const propertyOptions = (ciRuns = 25, ciTimeout = 60_000) => ({
 
 /** A test's timeout in ms: `ciTimeout` in the normal suite, none (0) in a soak run. */
 export const soakTimeout = (ciTimeout: number): number => soakRuns === undefined ? ciTimeout : 0
+
+/**
+ * One turn of the event loop (a `setImmediate`). Every run of a seeded-fault property ends
+ * with one: a run that needs no timer settles in microtasks alone, and thousands of them in a
+ * row keep the vitest worker from reading its runner's reply to `onTaskUpdate` for over 60 s
+ * (vitest's fixed worker RPC timeout), so a soak run whose tests all pass would exit 1.
+ */
+export const eventLoopTurn: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
