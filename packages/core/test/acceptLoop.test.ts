@@ -46,6 +46,25 @@ describe("serve's accept loop", () => {
       expect(yield* Ref.get(served)).toBe(7)
     }))
 
+  it.scoped("a failed accept returns its permit: at concurrency 1, clients after accept errors are served", () =>
+    Effect.gen(function*() {
+      const { acceptor, listener } = fakeListener()
+      const served = yield* Ref.make(0)
+      yield* Net.serve(listener, () => Ref.update(served, (n) => n + 1), {
+        concurrency: 1,
+        onAcceptError: () => Effect.void
+      })
+      for (let round = 0; round < 3; round++) {
+        acceptor.fail({ code: "ECONNABORTED", syscall: "accept" })
+        for (let i = 0; i < 10; i++) yield* flush
+        yield* TestClock.adjust(1000)
+        for (let i = 0; i < 10; i++) yield* flush
+      }
+      for (let i = 0; i < 3; i++) acceptor.push(fakeConn().conn)
+      for (let i = 0; i < 20; i++) yield* flush
+      expect(yield* Ref.get(served)).toBe(3)
+    }))
+
   it.scoped("the back-off doubles on consecutive errors and starts over after a success", () =>
     Effect.gen(function*() {
       const { acceptor, listener } = fakeListener()
