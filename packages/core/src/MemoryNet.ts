@@ -36,17 +36,19 @@ import * as Scope from "effect/Scope"
 import { PCGRandom } from "effect/Utils"
 import * as Address from "./Address.js"
 import type { Conn } from "./Conn.js"
-import { ConnImpl } from "./internal/conn.js"
-import { defaultBacklog, ListenerImpl } from "./internal/listener.js"
+import { defaultBacklog } from "./internal/listener.js"
 import { clockTimer, type Timer } from "./internal/timer.js"
 import { invalidNonNegative, invalidPositive } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
 import * as Net from "./Net.js"
 import * as NetError from "./NetError.js"
 import {
+  type Acceptor,
   type ConnTransport,
   defaultLinger,
   type Inbound,
+  makeConn,
+  makeListener,
   type OsError,
   validateDialOptions,
   validateListenOptions
@@ -370,7 +372,8 @@ interface Binding {
 }
 
 interface Bound {
-  readonly listener: ListenerImpl
+  readonly listener: Listener
+  readonly acceptor: Acceptor
   readonly readBufferSize: number
   readonly linger: number
 }
@@ -512,14 +515,14 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
       if (addr._tag === "UnixAddress") {
         const path = addr.path
         if (unixBound.has(path)) return inUse()
-        const listener: ListenerImpl = new ListenerImpl({
+        const { acceptor, listener } = makeListener({
           network: "unix",
           address: path,
           close: () => {
             if (unixBound.get(path)?.listener === listener) unixBound.delete(path)
           }
-        }, backlog)
-        unixBound.set(path, { listener, readBufferSize, linger })
+        }, { backlog })
+        unixBound.set(path, { listener, acceptor, readBufferSize, linger })
         return Effect.succeed(listener)
       }
 
@@ -538,12 +541,14 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
         return inUse()
       }
       const boundPort = port
+      const { acceptor, listener } = makeListener({
+        network: addr.network,
+        address: Address.format({ _tag: "InetAddress", network: addr.network, host, port }),
+        close: () => unbind(boundPort, entry)
+      }, { backlog })
       const entry: InetBound = {
-        listener: new ListenerImpl({
-          network: addr.network,
-          address: Address.format({ _tag: "InetAddress", network: addr.network, host, port }),
-          close: () => unbind(boundPort, entry)
-        }, backlog),
+        listener,
+        acceptor,
         bindings,
         readBufferSize,
         linger
@@ -569,7 +574,7 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
     address: string,
     dialOptions: Net.DialOptions | undefined,
     clock: Clock.Clock
-  ): Either.Either<ConnImpl, NetError.NetError> => {
+  ): Either.Either<Conn, NetError.NetError> => {
     const parsed = Address.parse(network, address, "dial")
     if (Either.isLeft(parsed)) return Either.left(parsed.left)
     const addr = parsed.right
@@ -598,7 +603,7 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
       const localPort = nextDialPort++
       if (nextDialPort > 65535) nextDialPort = 49152
       localAddress = Address.format({ _tag: "InetAddress", network: addr.network, host, port: localPort })
-      if (target === undefined || target.listener.isClosed) {
+      if (target === undefined) {
         return Either.left(NetError.fromErrno(econnrefused, context))
       }
     }
@@ -606,8 +611,8 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
     const timer = clockTimer(clock)
     const toServer = new Pipe(Math.min(target.readBufferSize, maxPiece), timer, faults)
     const toClient = new Pipe(Math.min(size, maxPiece), timer, faults)
-    const shortRead = faults?.hasShortReads === true ? faults.shortRead : undefined
-    const client = new ConnImpl(
+    const readLimit = faults?.hasShortReads === true ? faults.shortRead : undefined
+    const client = makeConn(
       new Endpoint(
         addr.network,
         localAddress,
@@ -617,33 +622,29 @@ const makeUnsafe = (options: Options | undefined): Net.Net["Type"] => {
         timer,
         dialOptions?.linger ?? defaultLinger
       ),
-      timer,
-      size,
-      shortRead
+      { readBufferSize: size, clock, readLimit }
     )
-    const server = new ConnImpl(
+    const server = makeConn(
       new Endpoint(addr.network, remoteAddress, localAddress, toClient, toServer, timer, target.linger),
-      timer,
-      target.readBufferSize,
-      shortRead
+      { readBufferSize: target.readBufferSize, clock, readLimit }
     )
-    toServer.receiver = server
-    toClient.receiver = client
+    toServer.receiver = server.inbound
+    toClient.receiver = client.inbound
     // a reset ends both directions, as an RST does
     toServer.onReset = () => {
-      client.fail(econnreset)
+      client.inbound.fail(econnreset)
       toClient.reset()
     }
     toClient.onReset = () => {
-      server.fail(econnreset)
+      server.inbound.fail(econnreset)
       toServer.reset()
     }
-    if (!target.listener.push(server)) {
-      // the listener closed the server's end; the client's end never existed for the caller
-      client.closeNow(true)
+    if (!target.acceptor.push(server.conn)) {
+      // the listener closed (or its backlog is full): the client's end never existed for the caller
+      client.close(true)
       return Either.left(NetError.fromErrno(econnrefused, context))
     }
-    return Either.right(client)
+    return Either.right(client.conn)
   }
 
   const dial = (network: string, address: string, dialOptions?: Net.DialOptions) =>

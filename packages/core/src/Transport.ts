@@ -8,11 +8,11 @@
  * @since 0.1.0
  */
 import type * as Clock from "effect/Clock"
-import type { Network } from "./Address.js"
 import type { Conn } from "./Conn.js"
 import * as internalConn from "./internal/conn.js"
 import * as internalListener from "./internal/listener.js"
 import { clockTimer, liveTimer, scheduleLive } from "./internal/timer.js"
+import type * as seam from "./internal/seam.js"
 import { invalidPositive, invalidTimeout } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
 import type { DialOptions, ListenOptions } from "./Net.js"
@@ -25,19 +25,19 @@ import * as NetError from "./NetError.js"
  * @since 0.1.0
  * @category models
  */
-export interface OsError {
-  readonly code?: string | undefined
-  readonly syscall?: string | undefined
-  readonly message?: string | undefined
-}
+export interface OsError extends seam.OsError {}
 
 /**
  * What an adapter provides for one connection. Every callback is called at most once.
  *
+ * - `network`, `localAddress`, `remoteAddress`: the connection's network and its two ends in
+ *   Go form (`127.0.0.1:8080`, a unix path); read when first needed, so a getter may compute
+ *   them lazily.
  * - `write(data, done)`: hand `data` to the OS. Return `true` when the OS took every byte
- *   synchronously (then `done` is ignored); otherwise call `done()` once it has, or
- *   `done(error)`. Never buffer without bound: core waits for `done` before the next write
- *   resolves.
+ *   synchronously, and then never call `done`; otherwise call `done()` exactly once when it
+ *   has (or `done(error)`), possibly before `write` returns. Never buffer without bound: core
+ *   hands over the next write only after `done`, so at most one write is in a transport at a
+ *   time.
  * - `closeWrite(done)`: send FIN after the writes already handed over (half-close).
  * - `pause()` / `resume()`: stop and restart delivering inbound bytes (flow control; the OS
  *   then pushes back on the peer).
@@ -55,16 +55,7 @@ export interface OsError {
  * @since 0.1.0
  * @category models
  */
-export interface ConnTransport {
-  readonly network: Network
-  readonly localAddress: string
-  readonly remoteAddress: string
-  readonly write: (data: Uint8Array, done: (error?: OsError) => void) => boolean
-  readonly closeWrite: (done: (error?: OsError) => void) => void
-  readonly pause: () => void
-  readonly resume: () => void
-  readonly close: (abort: boolean) => void
-}
+export interface ConnTransport extends seam.ConnTransport {}
 
 /**
  * The default bound, in milliseconds, on a graceful close's background linger (flush, FIN,
@@ -84,11 +75,7 @@ export const defaultLinger = 5_000
  * @since 0.1.0
  * @category models
  */
-export interface Inbound {
-  readonly push: (chunk: Uint8Array) => boolean
-  readonly end: () => void
-  readonly fail: (error: OsError) => void
-}
+export interface Inbound extends seam.Inbound {}
 
 /**
  * Options of `makeConn`.
@@ -97,6 +84,11 @@ export interface Inbound {
  *   transport is paused, below half of it resumed.
  * - `clock`: the Clock that runs deadlines. Default: the host's timers. MemoryNet passes the
  *   caller's Clock so `TestClock` drives deadlines.
+ * - `readLimit`: fault injection for test networks (MemoryNet's `shortReads`): called with a
+ *   read's byte count (at least 1) when bytes are buffered, it returns the most this read may
+ *   return (kept within 1 to that count), so reads come back shorter than what is buffered, as
+ *   a real network's may.
+ *   Default: none (a read returns everything buffered, up to its count).
  *
  * @since 0.1.0
  * @category models
@@ -104,6 +96,7 @@ export interface Inbound {
 export interface MakeConnOptions {
   readonly readBufferSize?: number | undefined
   readonly clock?: Clock.Clock | undefined
+  readonly readLimit?: ((count: number) => number) | undefined
 }
 
 /**
@@ -128,7 +121,8 @@ export const makeConn = (
   const impl = new internalConn.ConnImpl(
     transport,
     options?.clock !== undefined ? clockTimer(options.clock) : liveTimer,
-    size ?? internalConn.defaultReadBufferSize
+    size ?? internalConn.defaultReadBufferSize,
+    options?.readLimit
   )
   return { conn: impl, inbound: impl, close: (abort) => impl.closeNow(abort) }
 }
@@ -140,11 +134,7 @@ export const makeConn = (
  * @since 0.1.0
  * @category models
  */
-export interface ListenerTransport {
-  readonly network: Network
-  readonly address: string
-  readonly close: () => void
-}
+export interface ListenerTransport extends seam.ListenerTransport {}
 
 /**
  * The accepting side of a listener, fed by the adapter: `push(conn)` queues a connection the
@@ -154,10 +144,7 @@ export interface ListenerTransport {
  * @since 0.1.0
  * @category models
  */
-export interface Acceptor {
-  readonly push: (conn: Conn) => boolean
-  readonly fail: (error: OsError) => void
-}
+export interface Acceptor extends seam.Acceptor {}
 
 /**
  * Options of `makeListener`. `backlog`: connections accepted by the OS but not yet by the

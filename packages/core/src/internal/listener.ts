@@ -6,7 +6,7 @@ import type { Network } from "../Address.js"
 import type { Conn } from "../Conn.js"
 import type { Listener } from "../Listener.js"
 import * as NetError from "../NetError.js"
-import type { Acceptor, ListenerTransport, OsError } from "../Transport.js"
+import type { Acceptor, ListenerTransport, OsError } from "./seam.js"
 
 /**
  * @internal The capability of a `Listener` built by the engine to hand over a connection
