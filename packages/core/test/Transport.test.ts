@@ -15,6 +15,7 @@ import * as MemoryNet from "../src/MemoryNet.js"
 import * as Net from "../src/Net.js"
 import * as Transport from "../src/Transport.js"
 import { eventually, failure, flush, isPending, settled, tagOf, text } from "./support/effects.js"
+import { collectGarbage } from "./support/memory.js"
 
 const timeout = 30_000
 const bytes = (s: string) => new TextEncoder().encode(s)
@@ -200,7 +201,7 @@ describe("Transport.makeConn", () => {
       expect(yield* conn.write("hello")).toBe(5)
       expect(yield* conn.write(new Uint8Array([1, 2, 3]))).toBe(3)
       expect(calls.writes.map((w) => Array.from(w.data))).toEqual([[104, 101, 108, 108, 111], [1, 2, 3]])
-      // a late done() from the transport is harmless
+      // a done() after `true` breaks the contract; while no write is in flight it changes nothing
       calls.writes[0]!.done()
       calls.writes[1]!.done({ code: "EPIPE" })
       expect(yield* conn.write("x")).toBe(1)
@@ -226,6 +227,119 @@ describe("Transport.makeConn", () => {
         // sticky: later writes fail the same way without reaching the transport
         expect(tagOf(yield* Effect.exit(conn.write("ghi")))).toBe("BrokenPipe")
         expect(calls.writes).toHaveLength(2)
+      }),
+    timeout
+  )
+
+  it.effect(
+    "a transport may call done before write returns false: the write resolves with done's outcome",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn, transport } = makeFakeConn()
+        const outcomes: Array<Transport.OsError | undefined> = [undefined, { code: "ECONNRESET", syscall: "write" }]
+        ;(transport as { write: Transport.ConnTransport["write"] }).write = (data, done) => {
+          calls.writes.push({ data, done })
+          done(outcomes[calls.writes.length - 1])
+          return false
+        }
+        expect(yield* conn.write("abc")).toBe(3)
+        const error = failure(yield* Effect.exit(conn.write("def")))
+        expect(error._tag).toBe("ConnectionReset")
+        expect(calls.writes).toHaveLength(2)
+      }),
+    timeout
+  )
+
+  it.effect(
+    "one write at a time is in the transport: a second write is handed over only after the first's done",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn } = makeFakeConn()
+        const first = yield* Effect.fork(conn.write("one"))
+        const second = yield* Effect.fork(conn.write("two"))
+        yield* flush
+        expect(calls.writes).toHaveLength(1)
+        calls.writes[0]!.done()
+        expect(yield* Fiber.join(first)).toBe(3)
+        yield* flush
+        expect(calls.writes.map((w) => text(w.data))).toEqual(["one", "two"])
+        calls.writes[1]!.done()
+        expect(yield* Fiber.join(second)).toBe(3)
+      }),
+    timeout
+  )
+
+  it.effect(
+    "an interrupted write's bytes stay in the transport: the next write waits for its done, then goes",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn } = makeFakeConn()
+        const abandoned = yield* Effect.fork(conn.write("lost?"))
+        yield* flush
+        yield* Fiber.interrupt(abandoned)
+        const next = yield* Effect.fork(conn.write("next"))
+        yield* flush
+        expect(calls.writes).toHaveLength(1)
+        calls.writes[0]!.done()
+        yield* flush
+        expect(calls.writes).toHaveLength(2)
+        calls.writes[1]!.done()
+        expect(yield* Fiber.join(next)).toBe(4)
+      }),
+    timeout
+  )
+
+  it.effect("readLimit caps each read within 1..count, as MemoryNet's short reads do", () =>
+    Effect.gen(function*() {
+      const asked: Array<number> = []
+      const limits = [2, 0, 100]
+      const { conn, inbound } = makeFakeConn({
+        readLimit: (count) => {
+          asked.push(count)
+          return limits[asked.length - 1]!
+        }
+      })
+      inbound.push(bytes("abcdefgh"))
+      expect(text(yield* conn.read(5))).toBe("ab")
+      expect(text(yield* conn.read(5))).toBe("c") // 0 is raised to 1
+      expect(text(yield* conn.read(4))).toBe("defg") // 100 is lowered to the count
+      expect(asked).toEqual([5, 5, 4])
+    }), timeout)
+
+  it.effect(
+    "more readers than the waiter sweep bound (64) waiting at once each get their byte",
+    () =>
+      Effect.gen(function*() {
+        const { conn, inbound } = makeFakeConn()
+        const readers = yield* Effect.forEach(Array.from({ length: 100 }), () => Effect.fork(conn.read(1)))
+        yield* flush
+        for (const reader of readers) expect(yield* isPending(reader)).toBe(true)
+        inbound.push(new Uint8Array(100).fill(7))
+        const got = yield* Effect.forEach(readers, Fiber.join)
+        expect(got.map((chunk) => chunk.length)).toEqual(Array.from({ length: 100 }, () => 1))
+      }),
+    timeout
+  )
+
+  it.effect(
+    "reads interrupted while waiting on a silent connection do not pile up: at most the sweep bound (64) of their fibers stay reachable",
+    () =>
+      Effect.gen(function*() {
+        const { conn, inbound } = makeFakeConn()
+        const refs: Array<WeakRef<object>> = []
+        for (let i = 0; i < 300; i++) {
+          const reader = yield* Effect.fork(conn.read(10))
+          yield* Effect.yieldNow()
+          refs.push(new WeakRef(reader))
+          yield* Fiber.interrupt(reader)
+        }
+        yield* flush
+        yield* collectGarbage
+        const reachable = refs.filter((ref) => ref.deref() !== undefined).length
+        expect(reachable).toBeLessThanOrEqual(64)
+        // the connection still reads
+        inbound.push(bytes("still here"))
+        expect(text(yield* conn.read(10))).toBe("still here")
       }),
     timeout
   )

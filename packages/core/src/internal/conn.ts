@@ -5,7 +5,7 @@ import * as Stream from "effect/Stream"
 import type { Network } from "../Address.js"
 import type { Conn } from "../Conn.js"
 import * as NetError from "../NetError.js"
-import type { ConnTransport, Inbound, OsError } from "../Transport.js"
+import type { ConnTransport, Inbound, OsError } from "./seam.js"
 import { type Timer } from "./timer.js"
 import { invalidCount, invalidTimeout } from "./validate.js"
 
@@ -53,21 +53,50 @@ class Deadline {
   }
 }
 
-/** A list of waiting callbacks, allocated only while something waits. */
-type Waiters = Array<() => void> | undefined
+/** How a waiting fiber is resumed: the `resume` that `Effect.async` hands its register function. */
+type Resume<A, E> = (effect: Effect.Effect<A, E>) => void
 
-const removeWaiter = (waiters: Waiters, wake: () => void): void => {
-  if (waiters === undefined) return
-  const i = waiters.indexOf(wake)
-  if (i >= 0) waiters.splice(i, 1)
+/**
+ * Waiters left by interrupted fibers are swept (woken, see `WaitList`) once this many wait on
+ * one condition of one connection.
+ */
+const sweepAt = 64
+
+/**
+ * @internal
+ * Fibers waiting for one condition of a connection (readable, drained), woken all at once; each
+ * re-checks its condition when it runs and waits again if it still does not hold.
+ *
+ * A waiter is the bare `resume` of an `Effect.async` registered with no canceler, because an
+ * `Effect.async` with one wraps every wait in `onInterrupt` (an uninterruptible region, a match
+ * frame and a finalizer): measured, that was the largest cost of a blocking read or write, and
+ * its garbage outlived young-generation collections. The price: an interrupted fiber's waiter
+ * stays in the list until the next wake-up, where resuming it does nothing (Effect ignores a
+ * resume after the fiber left the wait). So that reads repeatedly interrupted on a silent
+ * connection (a `timeout` around `read`, in a loop) cannot pile them up, `add` sweeps: once
+ * the list is long, it wakes every waiter; live ones wait again, stale ones are gone. "Long"
+ * is `sweepAt`, or twice the waiters that ran again since the last wake-up, so many fibers
+ * genuinely waiting at once are not woken over and over.
+ */
+class WaitList {
+  private list: Array<Resume<void, never>> | undefined = undefined
+  /** Waiters that ran (and re-checked) since the last wake-up: live ones. */
+  rechecked = 0
+
+  add(resume: Resume<void, never>): void {
+    const list = this.list
+    if (list !== undefined && list.length >= sweepAt && list.length >= 2 * this.rechecked) this.wakeAll()
+    ;(this.list ??= []).push(resume)
+  }
+
+  wakeAll(): void {
+    const list = this.list
+    if (list === undefined) return
+    this.list = undefined
+    this.rechecked = 0
+    for (let i = 0; i < list.length; i++) list[i]!(Effect.void)
+  }
 }
-
-const runAll = (waiters: Waiters): void => {
-  if (waiters === undefined) return
-  for (let i = 0; i < waiters.length; i++) waiters[i]!()
-}
-
-const abandoned: Effect.Effect<number, NetError.NetError> = Effect.succeed(0)
 
 /**
  * An OS error as one direction reports it. A failure met by the other direction's system call
@@ -83,54 +112,18 @@ const sideError = (error: OsError, side: "read" | "write"): OsError => {
 }
 
 /**
- * One write handed to the transport. `done` is what the transport calls; the write's fiber
- * waits only when the transport did not finish synchronously.
- */
-class WriteOp {
-  private result: Effect.Effect<number, NetError.NetError> | undefined = undefined
-  private resume: ((result: Effect.Effect<number, NetError.NetError>) => void) | undefined = undefined
-
-  constructor(private readonly conn: ConnImpl, private readonly size: number) {}
-
-  /** Counted in the connection's bytes-in-transport until the transport reports it done. */
-  inTransport = false
-
-  readonly done = (error?: OsError): void => {
-    if (this.inTransport) {
-      this.inTransport = false
-      this.conn.transportDone()
-    }
-    if (this.result !== undefined) return
-    this.conn.writeDone(this)
-    this.settle(error === undefined ? Effect.succeed(this.size) : this.conn.writeFailed(error))
-  }
-
-  settle(result: Effect.Effect<number, NetError.NetError>): void {
-    if (this.result !== undefined) return
-    this.result = result
-    if (this.resume !== undefined) this.resume(result)
-  }
-
-  get await(): Effect.Effect<number, NetError.NetError> {
-    return Effect.async<number, NetError.NetError>((resume) => {
-      if (this.result !== undefined) return resume(this.result)
-      this.resume = resume
-      return Effect.sync(() => {
-        // interrupted: the bytes stay with the transport, nobody waits for them
-        this.resume = undefined
-        this.result ??= abandoned
-        this.conn.writeDone(this)
-      })
-    })
-  }
-}
-
-/**
  * @internal
  * The connection engine every `Net` shares: a bounded receive buffer fed by the transport,
  * pending readers and writers, deadlines, half-close and close. Transports only move bytes.
- * State that only some connections need (waiters, deadlines) is allocated on first use, so an
- * idle connection stays small.
+ * State that only some connections need (waiters, deadlines, the write callback) is allocated
+ * on first use, so an idle connection stays small.
+ *
+ * Cost model (issue "Engine v2"): an operation whose result is ready (bytes buffered, a write
+ * the OS took at once) completes in one `Effect.suspend`, with no `Effect.async`, no fiber
+ * and no allocation beyond its result. A blocking one waits on a per-connection cached
+ * `Effect.async` with no canceler (see `WaitList`). At most one write is in the transport at a
+ * time (a write abandoned by a deadline or an interruption holds the next one until it drains,
+ * rule 4), so the write in flight is a few fields of the connection rather than an object.
  */
 export class ConnImpl implements Conn, Inbound {
   readonly network: Network
@@ -142,13 +135,25 @@ export class ConnImpl implements Conn, Inbound {
   private paused = false
   private eof = false
   private failure: OsError | undefined = undefined
-  private readWaiters: Waiters = undefined
+  private readWaiters: WaitList | undefined = undefined
+  private waitReadableEffect: Effect.Effect<void> | undefined = undefined
 
-  private pendingWrites: Array<WriteOp> | undefined = undefined
-  /** Writes handed to the transport and not yet taken by the OS, abandoned ones included. */
-  private inTransport = 0
-  private drainWaiters: Waiters = undefined
-  private closeWriteWaiters: Waiters = undefined
+  // the write in the transport, if any
+  /** A write was handed to the transport and the transport has not called back yet. */
+  private writing = false
+  /** Its byte count, reported when it completes. */
+  private writingSize = 0
+  /** The fiber waiting for it, or undefined once settled (deadline, close) or never awaited. */
+  private writeResume: Resume<number, NetError.NetError> | undefined = undefined
+  /** True while `transport.write` runs: a callback then is a synchronous completion. */
+  private writeInCall = false
+  /** The outcome of a write whose callback ran inside `transport.write`. */
+  private writeOutcome: Effect.Effect<number, NetError.NetError> | undefined = undefined
+  private onWritten: ((error?: OsError) => void) | undefined = undefined
+  private awaitWriteEffect: Effect.Effect<number, NetError.NetError> | undefined = undefined
+  private drainWaiters: WaitList | undefined = undefined
+  private waitDrainedEffect: Effect.Effect<void> | undefined = undefined
+  private closeWriteWaiters: Array<() => void> | undefined = undefined
   private writeShut = false
   private writeFailure: OsError | undefined = undefined
 
@@ -160,8 +165,8 @@ export class ConnImpl implements Conn, Inbound {
     readonly transport: ConnTransport,
     private readonly timer: Timer,
     private readonly highWaterMark: number,
-    /** Fault injection (MemoryNet): caps the size of each read. */
-    private readonly shortRead?: ((n: number) => number) | undefined
+    /** Fault injection (`MakeConnOptions.readLimit`): caps the size of each read. */
+    private readonly readLimit?: ((n: number) => number) | undefined
   ) {
     this.network = transport.network
   }
@@ -200,7 +205,7 @@ export class ConnImpl implements Conn, Inbound {
     if (chunk.length === 0) return !this.paused
     this.chunks.push(chunk)
     this.buffered += chunk.length
-    this.wakeReaders()
+    this.readWaiters?.wakeAll()
     if (this.buffered >= this.highWaterMark && !this.paused) {
       this.paused = true
       this.transport.pause()
@@ -211,50 +216,37 @@ export class ConnImpl implements Conn, Inbound {
   end(): void {
     if (this.closed || this.eof || this.failure !== undefined) return
     this.eof = true
-    this.wakeReaders()
+    this.readWaiters?.wakeAll()
   }
 
   fail(error: OsError): void {
     if (this.closed) return
     if (this.writeFailure === undefined) this.writeFailure = sideError(error, "write")
-    this.settleWrites(() => Effect.fail(NetError.fromErrno(this.writeFailure!, this.context("write"))))
-    this.wakeWriters()
+    this.settleWrite(() => Effect.fail(NetError.fromErrno(this.writeFailure!, this.context("write"))))
+    this.drainWaiters?.wakeAll()
     // After EOF, reads keep returning EOF (Go): the failure concerns the other direction.
     if (this.failure !== undefined || this.eof) return
     this.failure = sideError(error, "read")
-    this.wakeReaders()
-  }
-
-  private wakeReaders(): void {
-    const waiters = this.readWaiters
-    if (waiters === undefined) return
-    this.readWaiters = undefined
-    runAll(waiters)
-  }
-
-  /** Settles every pending write; `result` is built only when one is pending. */
-  private settleWrites(result: () => Effect.Effect<number, NetError.NetError>): void {
-    const writes = this.pendingWrites
-    if (writes === undefined || writes.length === 0) return
-    this.pendingWrites = undefined
-    const settled = result()
-    for (const op of writes) op.settle(settled)
-  }
-
-  /** @internal A write finished or was abandoned: it is no longer pending. */
-  writeDone(op: WriteOp): void {
-    const writes = this.pendingWrites
-    if (writes === undefined) return
-    const i = writes.indexOf(op)
-    if (i >= 0) writes.splice(i, 1)
+    this.readWaiters?.wakeAll()
   }
 
   /**
-   * @internal The failure of a write the transport reported; it sticks for later writes. Reads
-   * are not failed by it: bytes already received stay readable, and the transport reports
-   * what the read side sees (`fail`, `end`).
+   * Settles the write in flight, if a fiber waits for it, with `result` (built only then); its
+   * bytes stay in the transport, which still calls back.
    */
-  writeFailed(error: OsError): Effect.Effect<never, NetError.NetError> {
+  private settleWrite(result: () => Effect.Effect<number, NetError.NetError>): void {
+    const resume = this.writeResume
+    if (resume === undefined) return
+    this.writeResume = undefined
+    resume(result())
+  }
+
+  /**
+   * The failure of a write the transport reported; it sticks for later writes. Reads are not
+   * failed by it: bytes already received stay readable, and the transport reports what the
+   * read side sees (`fail`, `end`).
+   */
+  private writeFailed(error: OsError): Effect.Effect<never, NetError.NetError> {
     if (this.writeFailure === undefined) this.writeFailure = sideError(error, "write")
     return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
   }
@@ -287,7 +279,7 @@ export class ConnImpl implements Conn, Inbound {
     }
     this.buffered -= out.length
     if (this.head === this.chunks.length) {
-      this.chunks = []
+      this.chunks.length = 0
       this.head = 0
     } else if (this.head > 1024) {
       this.chunks = this.chunks.slice(this.head)
@@ -300,23 +292,25 @@ export class ConnImpl implements Conn, Inbound {
     return out
   }
 
+  /** Waits until something may have changed for readers (bytes, EOF, an error, a deadline). */
   private get waitReadable(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      const wake = () => resume(Effect.void)
-      ;(this.readWaiters ??= []).push(wake)
-      return Effect.sync(() => removeWaiter(this.readWaiters, wake))
+    return this.waitReadableEffect ??= Effect.async<void>((resume) => {
+      ;(this.readWaiters ??= new WaitList()).add(resume)
     })
   }
 
-  private readLoop(n: number): Effect.Effect<Uint8Array, NetError.NetError> {
-    return Effect.suspend(() => {
-      if (this.closed) return Effect.fail(this.closedError("read"))
-      if (n === 0) return Effect.succeed(empty)
-      if (this.readDeadline?.expired === true) return Effect.fail(this.timeoutError("read"))
-      if (this.buffered > 0) return Effect.succeed(this.take(this.shortRead === undefined ? n : this.shortRead(n)))
-      if (this.failure !== undefined) return Effect.fail(NetError.fromErrno(this.failure, this.context("read")))
-      if (this.eof) return Effect.succeed(empty)
-      return Effect.flatMap(this.waitReadable, () => this.readLoop(n))
+  /** One attempt at a read of at most n bytes (n >= 1), waiting and retrying while none are ready. */
+  private readStep(n: number): Effect.Effect<Uint8Array, NetError.NetError> {
+    if (this.closed) return Effect.fail(this.closedError("read"))
+    if (this.readDeadline?.expired === true) return Effect.fail(this.timeoutError("read"))
+    if (this.buffered > 0) {
+      return Effect.succeed(this.take(this.readLimit === undefined ? n : Math.max(1, Math.min(n, this.readLimit(n)))))
+    }
+    if (this.failure !== undefined) return Effect.fail(NetError.fromErrno(this.failure, this.context("read")))
+    if (this.eof) return Effect.succeed(empty)
+    return Effect.flatMap(this.waitReadable, () => {
+      this.readWaiters!.rechecked++
+      return this.readStep(n)
     })
   }
 
@@ -325,66 +319,94 @@ export class ConnImpl implements Conn, Inbound {
     if (reason !== undefined) {
       return Effect.fail(NetError.make("InvalidArgument", { ...this.context("read"), reason }))
     }
-    return this.readLoop(n)
+    if (n === 0) {
+      return Effect.suspend(() => this.closed ? Effect.fail(this.closedError("read")) : Effect.succeed(empty))
+    }
+    return Effect.suspend(() => this.readStep(n))
   }
 
   // ---- writing ------------------------------------------------------------------------------
 
   write(data: Uint8Array | string): Effect.Effect<number, NetError.NetError> {
-    return Effect.suspend(() => {
-      if (typeof data !== "string" && !(data instanceof Uint8Array)) {
-        return Effect.fail(
-          NetError.make("InvalidArgument", {
-            ...this.context("write"),
-            reason: "invalid argument: data must be a Uint8Array or a string"
-          })
-        )
-      }
-      if (this.closed) return Effect.fail(this.closedError("write"))
-      if (this.writeDeadline?.expired === true) return Effect.fail(this.timeoutError("write"))
-      if (this.writeFailure !== undefined) {
-        return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
-      }
-      if (this.writeShut) return Effect.fail(this.error("BrokenPipe", "write", "broken pipe"))
-      const bytes = typeof data === "string" ? encoder.encode(data) : data
-      const size = bytes.length
-      if (size === 0) return Effect.succeed(0)
-      // A write abandoned by a deadline or an interruption is still in the transport: the next
-      // one waits for it to drain rather than queue more bytes in process memory (rule 4).
-      if (this.inTransport > 0) return Effect.flatMap(this.waitDrained, () => this.write(data))
-      const op = new WriteOp(this, size)
-      ;(this.pendingWrites ??= []).push(op)
-      op.inTransport = true
-      this.inTransport++
-      if (this.transport.write(bytes, op.done)) {
-        op.inTransport = false
-        this.inTransport--
-        this.writeDone(op)
-        op.settle(Effect.succeed(size))
-        return Effect.succeed(size)
-      }
-      return op.await
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      return Effect.fail(
+        NetError.make("InvalidArgument", {
+          ...this.context("write"),
+          reason: "invalid argument: data must be a Uint8Array or a string"
+        })
+      )
+    }
+    return Effect.suspend(() => this.writeStep(data))
+  }
+
+  private writeStep(data: Uint8Array | string): Effect.Effect<number, NetError.NetError> {
+    if (this.closed) return Effect.fail(this.closedError("write"))
+    if (this.writeDeadline?.expired === true) return Effect.fail(this.timeoutError("write"))
+    if (this.writeFailure !== undefined) {
+      return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
+    }
+    if (this.writeShut) return Effect.fail(this.error("BrokenPipe", "write", "broken pipe"))
+    const bytes = typeof data === "string" ? encoder.encode(data) : data
+    const size = bytes.length
+    if (size === 0) return Effect.succeed(0)
+    // A write abandoned by a deadline or an interruption is still in the transport: the next
+    // one waits for it to drain rather than queue more bytes in process memory (rule 4).
+    if (this.writing) {
+      return Effect.flatMap(this.waitDrained, () => {
+        this.drainWaiters!.rechecked++
+        return this.writeStep(data)
+      })
+    }
+    this.writing = true
+    this.writingSize = size
+    this.writeInCall = true
+    const taken = this.transport.write(bytes, this.onWritten ?? this.makeOnWritten())
+    this.writeInCall = false
+    if (taken) {
+      this.writing = false
+      return Effect.succeed(size)
+    }
+    const outcome = this.writeOutcome
+    if (outcome !== undefined) {
+      // the transport called back before returning (a failure it knew at once)
+      this.writeOutcome = undefined
+      return outcome
+    }
+    return this.awaitWriteEffect ?? this.makeAwaitWrite()
+  }
+
+  // Made outside `writeStep`, whose closures share its context (and so would keep its `data`).
+  private makeOnWritten(): (error?: OsError) => void {
+    return this.onWritten = (error) => this.written(error)
+  }
+
+  private makeAwaitWrite(): Effect.Effect<number, NetError.NetError> {
+    return this.awaitWriteEffect = Effect.async<number, NetError.NetError>((resume) => {
+      this.writeResume = resume
     })
   }
 
-  /** @internal A write handed to the transport was taken by the OS (or failed). */
-  transportDone(): void {
-    this.inTransport--
-    if (this.inTransport === 0) this.wakeWriters()
+  /** The transport's callback for the write in flight: the OS took its bytes, or `error`. */
+  private written(error: OsError | undefined): void {
+    if (!this.writing) return // not ours to report (a transport calling back twice)
+    this.writing = false
+    if (this.writeInCall) {
+      this.writeOutcome = error === undefined ? Effect.succeed(this.writingSize) : this.writeFailed(error)
+    } else if (this.writeResume !== undefined) {
+      const resume = this.writeResume
+      this.writeResume = undefined
+      resume(error === undefined ? Effect.succeed(this.writingSize) : this.writeFailed(error))
+    } else if (error !== undefined && !this.closed) {
+      // an abandoned write failed: its bytes are lost, so later writes fail too
+      this.writeFailed(error)
+    }
+    this.drainWaiters?.wakeAll()
   }
 
-  private wakeWriters(): void {
-    const waiters = this.drainWaiters
-    if (waiters === undefined) return
-    this.drainWaiters = undefined
-    runAll(waiters)
-  }
-
+  /** Waits until the write in flight left the transport (or the connection failed, closed). */
   private get waitDrained(): Effect.Effect<void> {
-    return Effect.async<void>((resume) => {
-      const wake = () => resume(Effect.void)
-      ;(this.drainWaiters ??= []).push(wake)
-      return Effect.sync(() => removeWaiter(this.drainWaiters, wake))
+    return this.waitDrainedEffect ??= Effect.async<void>((resume) => {
+      ;(this.drainWaiters ??= new WaitList()).add(resume)
     })
   }
 
@@ -398,9 +420,10 @@ export class ConnImpl implements Conn, Inbound {
         const closed = () => resume(Effect.void)
         ;(this.closeWriteWaiters ??= []).push(closed)
         this.transport.closeWrite((error) => {
-          const waiting = this.closeWriteWaiters?.includes(closed) === true
-          removeWaiter(this.closeWriteWaiters, closed)
-          if (!waiting) return
+          const waiters = this.closeWriteWaiters
+          const i = waiters === undefined ? -1 : waiters.indexOf(closed)
+          if (i < 0) return
+          waiters!.splice(i, 1)
           if (error === undefined || this.closed) resume(Effect.void)
           else resume(Effect.fail(NetError.fromErrno(error, this.context("close"))))
         })
@@ -416,14 +439,14 @@ export class ConnImpl implements Conn, Inbound {
       if (reason !== undefined) return Effect.fail(NetError.make("InvalidArgument", { ...this.context(op), reason }))
       if (this.closed) return Effect.fail(this.closedError(op))
       if (op === "set_read_timeout") {
-        ;(this.readDeadline ??= new Deadline()).set(ms, this.timer, () => this.wakeReaders())
+        ;(this.readDeadline ??= new Deadline()).set(ms, this.timer, () => this.readWaiters?.wakeAll())
       } else {
         ;(this.writeDeadline ??= new Deadline()).set(
           ms,
           this.timer,
           () => {
-            this.settleWrites(() => Effect.fail(this.timeoutError("write")))
-            this.wakeWriters()
+            this.settleWrite(() => Effect.fail(this.timeoutError("write")))
+            this.drainWaiters?.wakeAll()
           }
         )
       }
@@ -450,12 +473,12 @@ export class ConnImpl implements Conn, Inbound {
     this.chunks = []
     this.head = 0
     this.buffered = 0
-    this.wakeReaders()
-    this.settleWrites(() => Effect.fail(this.closedError("write")))
-    this.wakeWriters()
+    this.readWaiters?.wakeAll()
+    this.settleWrite(() => Effect.fail(this.closedError("write")))
+    this.drainWaiters?.wakeAll()
     const closeWrites = this.closeWriteWaiters
     this.closeWriteWaiters = undefined
-    runAll(closeWrites)
+    if (closeWrites !== undefined) { for (const closed of closeWrites) closed() }
     this.transport.close(abort)
   }
 

@@ -102,13 +102,16 @@ export const fromSocket = (
         done(socket.errored ? toOsError(socket.errored) : { code: "EPIPE", syscall: "write" })
         return false
       }
+      let taken = false
       socket.write(data, (error) => {
+        if (taken) return // reported taken at once: core must not hear of it again
         if (error) salvage()
         done(error ? toOsError(error) : undefined)
       })
       // a write the kernel refused synchronously leaves the stream errored (destroyed a tick
       // later) with nothing queued: its callback reports the error, it is not "taken"
-      return socket.writableLength === 0 && !socket.destroyed && socket.errored == null
+      taken = socket.writableLength === 0 && !socket.destroyed && socket.errored == null
+      return taken
     },
     closeWrite(done) {
       socket.end(() => done())
