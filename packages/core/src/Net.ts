@@ -332,15 +332,20 @@ export const serve = <E, R>(
     // Set when closing serve's Scope begins: from then on serve closes every connection, owned
     // or not (its handler is being interrupted by serve).
     let shuttingDown = false
+    const finish = (conn: Conn) =>
+      Effect.suspend(() => {
+        live.delete(conn)
+        return owned && !shuttingDown ? release : Effect.zipRight(conn.close, release)
+      })
+    // The handler fiber is forked uninterruptible and only the handler is made interruptible,
+    // so what follows it (logging, `finish`) always runs: one match frame does what
+    // `catchAllCause` plus `ensuring` would, without their per-connection regions.
     const runHandler = (conn: Conn) =>
       // a handler that throws instead of returning an Effect is a defect of that connection only
-      Effect.interruptible(Effect.suspend(() => handler(conn))).pipe(
-        Effect.catchAllCause((cause) => logEnd(conn, cause)),
-        Effect.ensuring(Effect.suspend(() => {
-          live.delete(conn)
-          return owned && !shuttingDown ? release : Effect.zipRight(conn.close, release)
-        }))
-      )
+      Effect.matchCauseEffect(Effect.interruptible(Effect.suspend(() => handler(conn))), {
+        onFailure: (cause) => Effect.zipRight(Effect.exit(logEnd(conn, cause)), finish(conn)),
+        onSuccess: () => finish(conn)
+      })
 
     const register = (conn: Conn) =>
       Effect.suspend(() => {

@@ -127,24 +127,30 @@ export const make = (options?: Options): Net.Net["Type"] => {
     address: string,
     dialOptions?: Net.DialOptions
   ): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> =>
-    Effect.gen(function*() {
-      const bad = Transport.validateDialOptions(network, address, dialOptions)
-      if (bad !== undefined) return yield* bad
-      const [addr, target] = yield* resolveTarget("dial", network, address)
-      let local: { host: string; port: number } | undefined
-      if (dialOptions?.localAddress !== undefined && target.kind === "inet") {
-        const parsedLocal = Address.parse(addr.network, dialOptions.localAddress, "dial")
-        // node:net binds IP literals only (a host name there throws): no lookup for a local address
-        if (
-          Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
-          (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
-        ) {
-          return yield* invalid("dial", network, address, `invalid argument: local address ${dialOptions.localAddress}`)
+    // flatMap rather than a generator: dial is on every connection's path
+    Effect.flatMap(
+      Effect.suspend(() => {
+        const bad = Transport.validateDialOptions(network, address, dialOptions)
+        return bad !== undefined ? Effect.fail(bad) : resolveTarget("dial", network, address)
+      }),
+      ([addr, target]) => {
+        let local: { host: string; port: number } | undefined
+        if (dialOptions?.localAddress !== undefined && target.kind === "inet") {
+          const parsedLocal = Address.parse(addr.network, dialOptions.localAddress, "dial")
+          // node:net binds IP literals only (a host name there throws): no lookup for a local address
+          if (
+            Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
+            (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
+          ) {
+            return Effect.fail(
+              invalid("dial", network, address, `invalid argument: local address ${dialOptions.localAddress}`)
+            )
+          }
+          local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
         }
-        local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
+        return owned(new DialAttempt(addr.network, network, address, target, local, dialOptions))
       }
-      return yield* owned(new DialAttempt(addr.network, network, address, target, local, dialOptions))
-    })
+    )
 
   const listen = (
     network: string,

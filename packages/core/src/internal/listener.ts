@@ -7,6 +7,7 @@ import type { Conn } from "../Conn.js"
 import type { Listener } from "../Listener.js"
 import * as NetError from "../NetError.js"
 import type { Acceptor, ListenerTransport, OsError } from "./seam.js"
+import { WaitList } from "./waitList.js"
 
 /**
  * @internal The capability of a `Listener` built by the engine to hand over a connection
@@ -38,7 +39,7 @@ export class ListenerImpl implements Listener, Acceptor, Takeable {
   readonly address: string
   private queue: Array<Entry> = []
   private queuedConns = 0
-  private waiters = new Set<() => void>()
+  private waiters: WaitList | undefined = undefined
   private closed = false
 
   constructor(readonly transport: ListenerTransport, private readonly backlog: number) {
@@ -66,18 +67,12 @@ export class ListenerImpl implements Listener, Acceptor, Takeable {
   }
 
   private wake(): void {
-    if (this.waiters.size === 0) return
-    const waiters = Array.from(this.waiters)
-    this.waiters.clear()
-    for (const wake of waiters) wake()
+    this.waiters?.wakeAll()
   }
 
+  /** No canceler: see `WaitList` for why, and how waiters of interrupted accepts are swept. */
   private readonly waitAcceptable: Effect.Effect<void> = Effect.async<void>((resume) => {
-    const wake = () => resume(Effect.void)
-    this.waiters.add(wake)
-    return Effect.sync(() => {
-      this.waiters.delete(wake)
-    })
+    ;(this.waiters ??= new WaitList()).add(resume)
   })
 
   private error(error: OsError | "closed"): NetError.NetError {
@@ -98,7 +93,12 @@ export class ListenerImpl implements Listener, Acceptor, Takeable {
     const loop: Effect.Effect<A, E | NetError.NetError, R> = Effect.suspend(() => {
       if (this.closed) return Effect.fail(this.error("closed"))
       const entry = this.queue.shift()
-      if (entry === undefined) return Effect.flatMap(restore(this.waitAcceptable), () => loop)
+      if (entry === undefined) {
+        return Effect.flatMap(restore(this.waitAcceptable), () => {
+          this.waiters!.rechecked++
+          return loop
+        })
+      }
       if ("error" in entry) return Effect.fail(this.error(entry.error))
       this.queuedConns--
       return register(entry.conn)

@@ -19,9 +19,13 @@ export class DialAttempt {
     readonly options: Net.DialOptions | undefined
   ) {}
 
+  /** Stops the connect in progress (listeners, timer, socket), if any. */
+  private abortConnect: (() => void) | undefined = undefined
+
   dispose(): void {
     this.disposed = true
     if (this.closeConn !== undefined) this.closeConn(false)
+    else if (this.abortConnect !== undefined) this.abortConnect()
     else this.socket?.destroy()
   }
 
@@ -32,6 +36,7 @@ export class DialAttempt {
       const context = { op: "dial" as const, network: this.requestedNetwork, address: this.address }
       let cancelTimer: (() => void) | undefined
       const cleanup = () => {
+        this.abortConnect = undefined
         if (cancelTimer !== undefined) cancelTimer()
         socket.removeListener("connect", onConnect)
         socket.removeListener("error", onError)
@@ -85,11 +90,13 @@ export class DialAttempt {
         }
         socket.connect(connectOptions)
       }
-      return Effect.sync(() => {
+      // No canceler (it would wrap every dial in an onInterrupt region): an interrupted dial
+      // ends through `owned`, whose exit handler calls `dispose`, which runs this.
+      this.abortConnect = () => {
         cleanup()
         socket.on("error", () => {})
         socket.destroy()
-      })
+      }
     })
   }
 
