@@ -6,6 +6,9 @@ import { formatEnd, fromSocket, toOsError, unmapHost } from "./socket.js"
 import type { Target } from "./target.js"
 import { closeUnixServer, type SocketFile } from "./unixSocketFile.js"
 
+/** Ignores a socket's errors while it has no other 'error' listener. */
+const guardErrors = () => {}
+
 /** @internal One listen: binds, then feeds accepted sockets to core's listener engine. */
 export class ListenAttempt {
   private server: NodeNetModule.Server | undefined = undefined
@@ -72,7 +75,7 @@ export class ListenAttempt {
         this.closeListener = close
         const socketOptions = { readBufferSize: this.options?.readBufferSize, linger: this.options?.linger }
         server.on("connection", (socket: NodeNetModule.Socket) => {
-          socket.on("error", () => {}) // replaced by fromSocket's handler; guards the gap
+          socket.on("error", guardErrors) // until fromSocket's handler is attached, below
           if (this.target.kind === "inet") socket.setNoDelay(true)
           // the local end is the bound address unless that is a wildcard
           const local = this.target.kind === "unix" || !wildcard
@@ -80,7 +83,9 @@ export class ListenAttempt {
             : formatEnd(socket.localAddress, socket.localPort)
           // asked now: Node forgets it once it destroys the socket on an error or a reset
           const remote = this.target.kind === "unix" ? "" : formatEnd(socket.remoteAddress, socket.remotePort)
-          acceptor.push(fromSocket(socket, this.network, local, remote, socketOptions).conn)
+          const { conn } = fromSocket(socket, this.network, local, remote, socketOptions)
+          socket.removeListener("error", guardErrors)
+          acceptor.push(conn)
         })
         // After listening, errors are accept errors (EMFILE, ENFILE, …): transient, reported
         // to the next accept; libuv keeps listening.

@@ -1,6 +1,5 @@
 import type { NetError } from "@vvnet/core"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 
 /**
@@ -14,10 +13,11 @@ export const owned = <A>(attempt: { readonly run: Effect.Effect<A, NetError.NetE
   Effect.flatMap(
     Effect.scope,
     (scope) =>
+      // one match frame in an uninterruptible region (what `onExit` would wrap once more)
       Effect.uninterruptibleMask((restore) =>
-        Effect.onExit(restore(attempt.run), (exit) => {
-          const dispose = Effect.sync(() => attempt.dispose())
-          return Exit.isSuccess(exit) ? Scope.addFinalizer(scope, dispose) : dispose
+        Effect.matchCauseEffect(restore(attempt.run), {
+          onFailure: (cause) => Effect.zipRight(Effect.sync(() => attempt.dispose()), Effect.failCause(cause)),
+          onSuccess: (made) => Effect.as(Scope.addFinalizer(scope, Effect.sync(() => attempt.dispose())), made)
         })
       )
   )

@@ -78,73 +78,127 @@ export const fromSocket = (
   remoteAddress: string | (() => string),
   options?: SocketOptions
 ): { readonly conn: Conn.Conn; readonly close: (abort: boolean) => void } => {
-  // An address not known up front costs a getsockname/getpeername call: made on first use,
-  // or at close (before the handle goes) so later error messages still name it.
-  let local = localAddress
-  let remote = remoteAddress
-  const resolveAddresses = () => {
-    if (typeof local === "function") local = local()
-    if (typeof remote === "function") remote = remote()
-  }
-  const linger = options?.linger ?? Transport.defaultLinger
-  const transport: Transport.ConnTransport = {
-    network,
-    get localAddress() {
-      return typeof local === "function" ? (local = local()) : local
-    },
-    get remoteAddress() {
-      return typeof remote === "function" ? (remote = remote()) : remote
-    },
-    write(data, done) {
-      if (socket.destroyed || socket.errored != null) {
-        // destroyed or errored by a failure whose 'error' event has not been emitted yet
-        salvage()
-        done(socket.errored ? toOsError(socket.errored) : { code: "EPIPE", syscall: "write" })
-        return false
-      }
-      let taken = false
-      socket.write(data, (error) => {
-        if (taken) return // reported taken at once: core must not hear of it again
-        if (error) salvage()
-        done(error ? toOsError(error) : undefined)
-      })
-      // a write the kernel refused synchronously leaves the stream errored (destroyed a tick
-      // later) with nothing queued: its callback reports the error, it is not "taken"
-      taken = socket.writableLength === 0 && !socket.destroyed && socket.errored == null
-      return taken
-    },
-    closeWrite(done) {
-      socket.end(() => done())
-    },
-    pause: () => socket.pause(),
-    resume: () => socket.resume(),
-    close(abort) {
-      resolveAddresses()
-      socket.removeListener("data", onData)
-      if (abort) {
-        if (network !== "unix" && typeof socket.resetAndDestroy === "function") {
-          try {
-            socket.resetAndDestroy()
-            return
-          } catch {
-            // not a TCP handle (or already closed): plain destroy below
-          }
-        }
-        socket.destroy()
-        return
-      }
-      lingeringClose(socket, linger)
-    }
-  }
+  const transport = new SocketTransport(socket, network, localAddress, remoteAddress, options?.linger)
   const { close, conn, inbound } = Transport.makeConn(transport, { readBufferSize: options?.readBufferSize })
-  const onData = (chunk: Buffer) => {
-    inbound.push(chunk)
+  transport.attach(inbound)
+  return { conn, close }
+}
+
+/**
+ * The transport of one socket. A class, so that its methods live on the prototype: an idle
+ * connection holds this object and three bound event listeners, not a closure per method.
+ */
+class SocketTransport implements Transport.ConnTransport {
+  private inbound: Transport.Inbound | undefined = undefined
+
+  constructor(
+    private readonly socket: Net.Socket,
+    readonly network: Address.Network,
+    // An address not known up front costs a getsockname/getpeername call: made on first use,
+    // or at close (before the handle goes) so later error messages still name it.
+    private local: string | (() => string),
+    private remote: string | (() => string),
+    private readonly linger = Transport.defaultLinger
+  ) {}
+
+  get localAddress(): string {
+    return typeof this.local === "function" ? (this.local = this.local()) : this.local
   }
-  // Node destroys a socket whose write failed right after the write's callback, discarding
-  // what its stream buffer holds (our reading may be paused): hand those bytes over first, so
-  // reads still return everything received before the error (bytes still in the kernel are
-  // beyond reach: Node reads no more from an errored stream).
-  const salvage = () => {
+
+  get remoteAddress(): string {
+    return typeof this.remote === "function" ? (this.remote = this.remote()) : this.remote
+  }
+
+  attach(inbound: Transport.Inbound): void {
+    this.inbound = inbound
+    const socket = this.socket
+    socket.on("data", this.onData)
+    socket.on("end", this.onEnd)
+    socket.on("error", this.onError)
+    socket.on("close", ignore)
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.inbound!.push(chunk)
+  }
+
+  private readonly onError = (error: Error): void => {
+    this.inbound!.fail(toOsError(error))
+  }
+
+  private readonly onEnd = (): void => {
+    const socket = this.socket
+    const inbound = this.inbound!
+    if (this.network === "unix" || socket.writableEnded || !tornDown(socket)) return inbound.end()
+    // torn down: a reset read as EOF, or a FIN followed by a reset; the kernel's pending error tells
+    socket.write(nothing, (error) => {
+      const code = error === undefined || error === null ? undefined : toOsError(error).code
+      if (code === undefined || code === "EPIPE") inbound.end()
+      else inbound.fail({ code, syscall: "read" })
+    })
+  }
+
+  write(data: Uint8Array, done: (error?: Transport.OsError) => void): boolean {
+    const socket = this.socket
+    if (socket.destroyed || socket.errored != null) {
+      // destroyed or errored by a failure whose 'error' event has not been emitted yet
+      this.salvage()
+      done(socket.errored ? toOsError(socket.errored) : { code: "EPIPE", syscall: "write" })
+      return false
+    }
+    let taken = false
+    socket.write(data, (error) => {
+      if (taken) return // reported taken at once: core must not hear of it again
+      if (error) this.salvage()
+      done(error ? toOsError(error) : undefined)
+    })
+    // a write the kernel refused synchronously leaves the stream errored (destroyed a tick
+    // later) with nothing queued: its callback reports the error, it is not "taken"
+    taken = socket.writableLength === 0 && !socket.destroyed && socket.errored == null
+    return taken
+  }
+
+  closeWrite(done: (error?: Transport.OsError) => void): void {
+    this.socket.end(() => done())
+  }
+
+  pause(): void {
+    this.socket.pause()
+  }
+
+  resume(): void {
+    this.socket.resume()
+  }
+
+  close(abort: boolean): void {
+    const socket = this.socket
+    // resolved now, before the handle goes, so later error messages still name them
+    void this.localAddress
+    void this.remoteAddress
+    socket.removeListener("data", this.onData)
+    if (abort) {
+      if (this.network !== "unix" && typeof socket.resetAndDestroy === "function") {
+        try {
+          socket.resetAndDestroy()
+          return
+        } catch {
+          // not a TCP handle (or already closed): plain destroy below
+        }
+      }
+      socket.destroy()
+      return
+    }
+    lingeringClose(socket, this.linger)
+  }
+
+  /**
+   * Node destroys a socket whose write failed right after the write's callback, discarding
+   * what its stream buffer holds (our reading may be paused): hand those bytes over first, so
+   * reads still return everything received before the error (bytes still in the kernel are
+   * beyond reach: Node reads no more from an errored stream).
+   */
+  private salvage(): void {
+    const socket = this.socket
     if (socket.destroyed) return
     try {
       while (socket.readableLength > 0 && socket.read() !== null) {
@@ -154,19 +208,6 @@ export const fromSocket = (
       // an unusual stream state: nothing more to save
     }
   }
-  socket.on("data", onData)
-  socket.on("end", () => {
-    if (network === "unix" || socket.writableEnded || !tornDown(socket)) return inbound.end()
-    // torn down: a reset read as EOF, or a FIN followed by a reset; the kernel's pending error tells
-    socket.write(nothing, (error) => {
-      const code = error === undefined || error === null ? undefined : toOsError(error).code
-      if (code === undefined || code === "EPIPE") inbound.end()
-      else inbound.fail({ code, syscall: "read" })
-    })
-  })
-  socket.on("error", (error) => inbound.fail(toOsError(error)))
-  socket.on("close", ignore)
-  return { conn, close }
 }
 
 /**
