@@ -42,13 +42,24 @@ export const stdDirectory: string = Fs.existsSync(Path.join(moduleDirectory, "st
  * @category constants
  */
 export const bundledStdModules: ReadonlyArray<string> = [
+  "std/bool.vv",
+  "std/char.vv",
   "std/console.vv",
+  "std/encoding/sjis.vv",
   "std/encoding/utf8.vv",
+  "std/float.vv",
+  "std/fs/dir.vv",
+  "std/fs/file.vv",
+  "std/int.vv",
   "std/io/bytes.vv",
   "std/io/text.vv",
   "std/list.vv",
+  "std/math.vv",
   "std/option.vv",
+  "std/random.vv",
+  "std/record.vv",
   "std/result.vv",
+  "std/string.vv",
   "std/sys.vv"
 ]
 
