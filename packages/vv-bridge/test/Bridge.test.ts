@@ -56,10 +56,14 @@ describe("Bridge", () => {
     return bridge.dispose()
   }, 10_000)
 
-  it("net.vv defines reader and writer records over the natives", () => {
+  it("net.vv defines reader and writer records over the natives, returned as ok results", () => {
     const source = StdNet.source
     expect(source).toMatch(/^pub fun reader\(conn\)$/m)
     expect(source).toMatch(/^pub fun writer\(conn\)$/m)
+    // as the reference runtime's std/net.vv: ok(record), so `try net.reader(conn)` is the idiom
+    const body = (name: string) => source.slice(source.indexOf(`pub fun ${name}(conn)`)).split(/^end$/m)[0]!
+    expect(body("reader")).toMatch(/^ {4}return \{ type = "ok", value = \{$/m)
+    expect(body("writer")).toMatch(/^ {4}return \{ type = "ok", value = \{$/m)
     expect(source).toContain("read = fun(r, n) return read(r.conn, n) end")
     expect(source).toContain("close = fun(r) return close(r.conn) end")
     expect(source).toContain("write = fun(w, bytes) return write(w.conn, bytes) end")

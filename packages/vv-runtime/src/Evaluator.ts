@@ -172,7 +172,7 @@ export class Evaluator {
           this.bindExtern(instance, node, ctx)
           continue
         }
-        if (mode === "test" && node._tag !== "Let" && node._tag !== "LetRecord") continue
+        if (mode === "test" && node._tag !== "Let" && node._tag !== "LetRecord" && node._tag !== "LetRec") continue
         checkCancelled(task)
         let c = exec(node, scope, ctx)
         if (isPromise(c)) c = await c
@@ -256,6 +256,7 @@ export class Evaluator {
       const node = item.node
       if (node._tag === "Let" || node._tag === "Extern") add(node.name)
       else if (node._tag === "LetRecord") { for (const f of node.fields) add(f.name) }
+      else if (node._tag === "LetRec") { for (const f of node.funs) add(f.name) }
     }
     return new VvRecord(fields)
   }

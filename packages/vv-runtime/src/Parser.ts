@@ -37,6 +37,10 @@ class Parser {
   private pos = 0
   /** Enclosing `while` loops in the current function (break/continue are checked statically). */
   private loops = 0
+  /** Enclosing function bodies (a `return` outside every function is a syntax error). */
+  private functions = 0
+  /** Whether the current block is the body of a `fun rec` group, which `also` ends. */
+  private inRecGroup = false
 
   constructor(readonly source: SourceFile, private readonly tokens: ReadonlyArray<Token>) {}
 
@@ -132,7 +136,7 @@ class Parser {
         continue
       }
       const stmt = this.parseStmt()
-      if (pub && stmt._tag !== "Let" && stmt._tag !== "LetRecord") {
+      if (pub && stmt._tag !== "Let" && stmt._tag !== "LetRecord" && stmt._tag !== "LetRec") {
         this.fail(stmt.at, "'pub' applies to 'let', 'fun' and 'extern' declarations only")
       }
       items.push({ pub, node: stmt })
@@ -191,11 +195,21 @@ class Parser {
     return body
   }
 
-  /** Statements up to `end`, `else` or the end of the text (not consumed). */
+  /** Statements up to `end`, `else`, `also` in a `fun rec` group, or the end of the text (not consumed). */
   private parseBlock(): Array<Ast.Stmt> {
     const body: Array<Ast.Stmt> = []
-    while (!this.is("end") && !this.is("else") && this.peek().kind !== "eof") body.push(this.parseStmt())
+    while (!this.is("end") && !this.is("else") && !this.atAlso() && this.peek().kind !== "eof") {
+      body.push(this.parseStmt())
+    }
     return body
+  }
+
+  /**
+   * `also g(` inside a `fun rec` group: the next function of the group. `also` is a word, not
+   * a keyword: elsewhere it stays an ordinary name.
+   */
+  private atAlso(): boolean {
+    return this.inRecGroup && this.isWord("also") && this.peek(1).kind === "ident" && this.is("(", 2)
   }
 
   parseStmt(): Ast.Stmt {
@@ -243,6 +257,8 @@ class Parser {
         }
         case "return": {
           this.next()
+          // as the reference runtime: a `return` outside every function is an error
+          if (this.functions === 0) this.fail(at, "return statement is not allowed here (must be inside a function)")
           const following = this.peek()
           const bare = following.kind === "eof" ||
             (following.kind === "keyword" && statementStarts.has(following.text)) ||
@@ -302,11 +318,50 @@ class Parser {
 
   private parseFunDecl(): Ast.Stmt {
     const at = this.next().at
-    // `fun rec f(…)`: accepted; a function can already call itself through its own binding
-    if (this.isWord("rec") && this.peek(1).kind === "ident") this.next()
+    if (this.isWord("rec") && this.peek(1).kind === "ident") return this.parseFunRec(at)
     const name = this.ident("a function name").text
     const fn = this.parseFunRest(at, name)
     return { _tag: "Let", at, name, value: fn }
+  }
+
+  /** `fun rec f(…) … also g(…) … end`, its `fun` consumed. */
+  private parseFunRec(at: number): Ast.LetRec {
+    this.next() // rec
+    const funs: Array<Ast.FunLit> = []
+    let fnAt = at
+    for (;;) {
+      const name = this.ident("a function name").text
+      const params = this.parseParams()
+      const body = this.inFunction(true, () => this.parseBlock())
+      funs.push({ _tag: "Fun", at: fnAt, end: this.tokens[this.pos - 1]!.end, name, params, body })
+      if (this.isWord("also")) {
+        fnAt = this.next().at
+        continue
+      }
+      if (!this.is("end")) {
+        this.fail(
+          this.peek().at,
+          `expected 'also' or 'end' to close 'fun rec' at ${this.where(at)}, found ${describe(this.peek())}`
+        )
+      }
+      this.next()
+      return { _tag: "LetRec", at, funs }
+    }
+  }
+
+  /** Parses a function body: loops, `return` and `also` as they are inside a new function. */
+  private inFunction<A>(recGroup: boolean, parse: () => A): A {
+    const { inRecGroup, loops } = this
+    this.loops = 0
+    this.functions++
+    this.inRecGroup = recGroup
+    try {
+      return parse()
+    } finally {
+      this.loops = loops
+      this.functions--
+      this.inRecGroup = inRecGroup
+    }
   }
 
   private parseIf(): Ast.Stmt {
@@ -352,14 +407,8 @@ class Parser {
   /** Parameters and body of a function whose `fun` (and name) are already consumed. */
   private parseFunRest(at: number, name: string): Ast.FunLit {
     const params = this.parseParams()
-    const loops = this.loops
-    this.loops = 0
-    try {
-      const body = this.parseBody("fun", at)
-      return { _tag: "Fun", at, end: this.tokens[this.pos - 1]!.end, name, params, body }
-    } finally {
-      this.loops = loops
-    }
+    const body = this.inFunction(false, () => this.parseBody("fun", at))
+    return { _tag: "Fun", at, end: this.tokens[this.pos - 1]!.end, name, params, body }
   }
 
   // ---- expressions ----

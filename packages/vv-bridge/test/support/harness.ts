@@ -85,6 +85,15 @@ export const bytesOf = (value: VvValue): Array<number> => {
 
 export const isNone = (value: VvValue): boolean => DefaultHost.isNone(value)
 
+/**
+ * Whether `value` is exactly ok(none): the shape, not what `try` makes of it (`tryOk` passes a
+ * non-result through, so it cannot tell ok(none) from a bare none).
+ */
+export const isOkNone = (value: VvValue): boolean => {
+  const result = DefaultHost.toResult(value)
+  return result !== undefined && result.ok && DefaultHost.isNone(result.value)
+}
+
 /** The bound address of a listener value (vv code uses fixed ports; tests use port 0). */
 export const addressOf = (listener: VvValue): string => {
   if (!(listener instanceof VvUserdata) || !(listener.handle instanceof StdNet.ListenerHandle)) {

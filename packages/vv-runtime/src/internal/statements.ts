@@ -134,6 +134,8 @@ export const exec = (s: Ast.Stmt, scope: Scope, ctx: Ctx): MaybePromise<Completi
       if (isPromise(v)) return v.then((value) => destructure(s, value, env, ctx))
       return destructure(s, v, env, ctx)
     }
+    case "LetRec":
+      return declareRec(s, env, ctx)
     case "Begin":
       return runBlock(s.body, env, ctx)
     case "While":
@@ -162,6 +164,19 @@ export const exec = (s: Ast.Stmt, scope: Scope, ctx: Ctx): MaybePromise<Completi
     case "Assign":
       return execAssign(s, env, ctx)
   }
+}
+
+/**
+ * `fun rec f … also g … end`: the functions close over a scope of their own that holds all of
+ * them (so each sees the group even if the names are later redeclared), then each is declared
+ * in the current scope.
+ */
+const declareRec = (s: Ast.LetRec, env: Env, ctx: Ctx): Completion => {
+  const group = new Env(env)
+  const closures = s.funs.map((fn) => new Closure(ctx.machine.caller, fn, group, ctx.source))
+  for (const closure of closures) group.declare(closure.name, closure)
+  for (const closure of closures) env.declare(closure.name, closure)
+  return undefined
 }
 
 const destructure = (s: Ast.LetRecord, value: VvValue, env: Env, ctx: Ctx): Completion => {
