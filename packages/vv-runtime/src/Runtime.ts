@@ -18,6 +18,7 @@ import { VvError } from "./Errors.js"
 import { Evaluator, mainTask, ModuleInstance, nativeFunction, type Task } from "./Evaluator.js"
 import { parse } from "./Parser.js"
 import { stdNatives } from "./std/natives.js"
+import { makeRecursionLimit } from "./std/natives/sys.js"
 import type { VvRecord, VvValue } from "./Values.js"
 
 const moduleDirectory = Path.dirname(fileURLToPath(import.meta.url))
@@ -112,6 +113,8 @@ export class Runtime {
   readonly evaluator: Evaluator
   private readonly cwd: string
   private readonly std: ReadonlyMap<string, ReadonlyMap<string, VvValue>>
+  /** The run's nested-call limit (`sys.set_max_recursion_depth`), carried by its tasks. */
+  private readonly recursionLimit = makeRecursionLimit()
   private readonly extra: ReadonlyMap<string, ReadonlyMap<string, VvValue>>
   private readonly bridged = new Map<string, Map<string, VvValue>>()
   private readonly modules = new Map<string, Entry>()
@@ -121,13 +124,18 @@ export class Runtime {
   constructor(options: Options = {}) {
     const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text))
     this.cwd = options.cwd ?? process.cwd()
-    this.std = stdNatives(stdout)
+    this.std = stdNatives(stdout, this.recursionLimit)
     this.extra = options.natives ?? new Map()
     this.bridge = Bridge.make(DefaultHost.make({ log: options.log ?? defaultLog }), { layer: options.layer })
     this.evaluator = new Evaluator({
       importModule: (path, from, location, task) => this.importModule(path, from, location, task),
       native: (modulePath, name) => this.native(modulePath, name)
     })
+  }
+
+  /** A new main task (the program, or a test), under the run's recursion limit. */
+  private task(): Task {
+    return { ...mainTask(), limit: this.recursionLimit }
   }
 
   /**
@@ -279,7 +287,7 @@ export class Runtime {
    * @since 0.1.0
    */
   async run(instance: ModuleInstance): Promise<void> {
-    await this.runInstance(instance, mainTask())
+    await this.runInstance(instance, this.task())
   }
 
   /**
@@ -292,7 +300,7 @@ export class Runtime {
     this.modules.set(instance.id, { state: "loading" })
     this.loading.push(instance.id)
     try {
-      await this.evaluator.runModule(instance, "test", mainTask())
+      await this.evaluator.runModule(instance, "test", this.task())
     } finally {
       this.loading.pop()
     }
@@ -306,7 +314,7 @@ export class Runtime {
    * @since 0.1.0
    */
   runTest(instance: ModuleInstance, test: Ast.Test): Promise<void> {
-    return this.evaluator.runTest(instance, test, mainTask())
+    return this.evaluator.runTest(instance, test, this.task())
   }
 
   /**

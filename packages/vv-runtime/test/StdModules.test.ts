@@ -168,6 +168,33 @@ end
     expect(stdout).toBe("- abs\n- max\n- min\n- to_string\ntype: float\n")
   })
 
+  it("nested calls stop at the limit, 1000 by default, with the reference's error", { timeout }, async () => {
+    const down = `import console from "std/console.vv"
+import sys from "std/sys.vv"
+fun down(n)
+    if n == 0
+        return 0
+    end
+    return 1 + down(n - 1)
+end
+fun loop(n)
+    if n == 0
+        return "done"
+    end
+    return loop(n - 1)
+end
+`
+    // 1000 nested calls are allowed (down(999) is 1000 calls deep), the 1001st is not
+    expect(await output(down + "console.print(down(999), loop(100000))\n")).toBe("999 done\n")
+    expect(errorOf(await run(down + "down(1000)\n"))).toBe("main.vv:7:16: call stack size overflow (max depth 1000)")
+    const lowered = down + "sys.set_max_recursion_depth(20)\nconsole.print(down(19))\ndown(20)\n"
+    const outcome = await run(lowered)
+    expect(outcome.stdout).toBe("19\n")
+    expect(errorOf(outcome)).toBe("main.vv:7:16: call stack size overflow (max depth 20)")
+    const raised = down + "sys.set_max_recursion_depth(5000)\nconsole.print(down(4999))\n"
+    expect(await output(raised)).toBe("4999\n")
+  })
+
   it("a bad recursion depth is a runtime error", { timeout }, async () => {
     const outcome = await run(`import sys from "std/sys.vv"\nsys.set_max_recursion_depth("deep")\n`)
     expect(errorOf(outcome)).toBe("main.vv:2:1: set_max_recursion_depth: expects depth to be an int, got a list")

@@ -22,7 +22,7 @@ import {
 import { Env } from "./env.js"
 import { arityMismatch, Closure } from "./functions.js"
 import { runScope } from "./statements.js"
-import { checkCancelled, type Ctx, fail, type Machine, maxDepth, maxNativeNesting, type Task } from "./task.js"
+import { checkCancelled, type Ctx, fail, type Machine, maxNativeNesting, type Task } from "./task.js"
 
 /** Calls a closure as the host does (a handler): a new task; no result is none. */
 export const callFromHost = (
@@ -88,8 +88,10 @@ const callClosure = (
   task: Task,
   site: { readonly at: number; readonly ctx: Ctx } | undefined
 ): MaybePromise<Result> => {
-  if (task.depth >= maxDepth) {
-    const detail = `call stack size overflow (max depth ${maxDepth})`
+  if (task.limit !== undefined) machine.limit = task.limit // tasks the host starts share it
+  const max = machine.limit.max
+  if (task.depth >= max) {
+    const detail = `call stack size overflow (max depth ${max})`
     if (site !== undefined) fail(detail, site.at, site.ctx)
     throw new VvError(detail, undefined)
   }

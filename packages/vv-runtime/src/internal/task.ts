@@ -18,6 +18,8 @@ import type { ClosureCaller } from "./functions.js"
 export interface Task {
   readonly signal: AbortSignal
   depth: number
+  /** Its nested-call limit (`sys.set_max_recursion_depth`); absent: the machine's. */
+  readonly limit?: { readonly max: number } | undefined
 }
 
 const neverAborted = new AbortController().signal
@@ -41,6 +43,8 @@ const yieldEveryMs = 10
 export class Machine {
   /** Closure-call frames on the JavaScript stack right now. */
   nesting = 0
+  /** The nested-call limit of tasks without their own: the last limit a task brought. */
+  limit: { readonly max: number } = { max: maxDepth }
   private lastYield = Date.now()
   private steps = 0
 
