@@ -133,7 +133,11 @@ export class Runtime {
     })
   }
 
-  /** A new main task (the program, or a test), under the run's recursion limit. */
+  /**
+   * A new main task (the program, or a test), under the run's recursion limit.
+   *
+   * @internal
+   */
   private task(): Task {
     return { ...mainTask(), limit: this.recursionLimit }
   }
