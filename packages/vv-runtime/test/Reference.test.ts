@@ -175,3 +175,47 @@ console.print(net.set_read_timeout(c, 0).value == { type = "none" })
     ).toBe("{ type = ok, value = { type = none } } { type = ok, value = { type = none } }\ntrue\n")
   })
 })
+
+describe("one printer: console.print, interpolation, unhandled errors and the bridge's log lines", () => {
+  it(
+    "prints as the reference: {  } for the empty record, <function>, Go's %g, quoted elements",
+    { timeout },
+    async () => {
+      expect(
+        await print(`
+      let f = fun(x) return x end
+      console.print({}, { e = {} }, f, [f], 1.0, 2.5e-7, [1.0, 'c', "s", [], {}], { s = "text", c = 'c', l = [] })
+      console.print("{ {} } {f} {0.5}")
+    `)
+      ).toBe(
+        `{  } { e = {  } } <function> [<function>] 1 2.5e-07 [1, 'c', "s", [], {  }] { c = c, l = , s = text }\n` +
+          "{  } <function> 0.5\n"
+      )
+      expect(await fails(`let v = try { type = "error", value = { code = 1.0, why = "x", f = fun() end } }`)).toBe(
+        "unhandled error: { code = 1, f = <function>, why = x }"
+      )
+    }
+  )
+
+  it("a handler's error result is logged by the bridge with the same printer", { timeout }, async () => {
+    const outcome = await run(`
+import net from "std/net.vv"
+import channel from "std/channel.vv"
+let listener = try net.listen("tcp", "127.0.0.1:7101")
+let done = channel.make()
+fun handler(conn)
+  defer channel.send(done, true)
+  return { type = "error", value = { code = 1.0, empty = {}, f = handler, why = "bad" } }
+end
+net.accept(listener, handler)
+let c = try net.dial("tcp", "127.0.0.1:7101")
+let ok = try channel.recv(done, 5000)
+let pause = channel.recv(channel.make(), 200) // the bridge logs once the handler has returned
+`)
+    expect(outcome.error).toBeUndefined()
+    expect(outcome.logs).toHaveLength(1)
+    expect(outcome.logs[0]).toMatch(
+      /^error: net\.accept: handler returned an error for \S+: \{ code = 1, empty = \{ {2}\}, f = <function>, why = bad \}$/
+    )
+  })
+})
