@@ -33,13 +33,15 @@
  *
  *   const reader = yield* BufferedReader.make(conn)
  *   const header = yield* reader.readLineString({ maxLength: 1024 }) // Some("PUT 5")
- *   const body = yield* reader.readExactly(5) // Some(bytes of "hello")
- *   const last = yield* reader.readLineString() // Some("QUIT")
- *   const end = yield* reader.readLine() // None: a clean EOF
- *   return [header, Option.map(body, (b) => b.length), last, Option.isNone(end)]
+ *   const size = Number(Option.getOrThrow(header).split(" ")[1])
+ *   const body = yield* reader.readExactly(size) // Some(the 5 bytes of "hello")
+ *   const last = yield* reader.readLineString() // Some("QUIT"): a line ending in LF alone
+ *   const end = yield* reader.readLine() // None: EOF at a line boundary
+ *   const text = Option.map(body, (b) => new TextDecoder().decode(b))
+ *   return [Option.getOrNull(header), Option.getOrNull(text), Option.getOrNull(last), Option.isNone(end)]
  * }).pipe(Effect.scoped, Effect.provide(MemoryNet.layer))
  *
- * Effect.runPromise(program).then(console.log) // [ { _id: 'Option', _tag: 'Some', value: 'PUT 5' }, … ]
+ * Effect.runPromise(program).then(console.log) // [ 'PUT 5', 'hello', 'QUIT', true ]
  * ```
  *
  * @since 0.2.0
