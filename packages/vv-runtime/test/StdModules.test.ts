@@ -195,6 +195,36 @@ end
     expect(await output(raised)).toBe("4999\n")
   })
 
+  it("handlers started by net.accept follow the program's limit", { timeout }, async () => {
+    const outcome = await run(`import console from "std/console.vv"
+import sys from "std/sys.vv"
+import net from "std/net.vv"
+import channel from "std/channel.vv"
+fun down(n)
+    if n == 0
+        return 0
+    end
+    return 1 + down(n - 1)
+end
+let done = channel.make()
+fun handler(conn)
+    defer net.close(conn)
+    channel.send(done, down(20))
+    down(40)
+end
+sys.set_max_recursion_depth(30)
+let listener = try net.listen("tcp", "127.0.0.1:7301")
+net.accept(listener, handler)
+let c = try net.dial("tcp", "127.0.0.1:7301")
+console.print(try channel.recv(done, 5000))
+console.print(try net.read(c, 10))
+`)
+    expect(outcome.error).toBeUndefined()
+    expect(outcome.stdout).toBe("20\n\n")
+    expect(outcome.logs).toHaveLength(1)
+    expect(outcome.logs[0]).toMatch(/handler failed for .*: main\.vv:9:16: call stack size overflow \(max depth 30\)$/)
+  })
+
   it("a bad recursion depth is a runtime error", { timeout }, async () => {
     const outcome = await run(`import sys from "std/sys.vv"\nsys.set_max_recursion_depth("deep")\n`)
     expect(errorOf(outcome)).toBe("main.vv:2:1: set_max_recursion_depth: expects depth to be an int, got a list")

@@ -53,6 +53,8 @@ const nativeFailure = (error: unknown, fn: VvFunction, at: number, ctx: Ctx): un
 
 /** Calls `fn` (a closure or a native) with `args` from vv code at `at`. */
 export const invoke = (fn: VvValue, args: ReadonlyArray<VvValue>, at: number, ctx: Ctx): MaybePromise<Result> => {
+  // the tasks the host starts (handlers), which carry no limit, follow the program's
+  if (ctx.task.limit !== undefined) ctx.machine.limit = ctx.task.limit
   if (fn instanceof Closure) {
     arityCheck(fn, args, at, ctx)
     return callClosure(ctx.machine, fn, args, ctx.task, { at, ctx })
@@ -88,8 +90,7 @@ const callClosure = (
   task: Task,
   site: { readonly at: number; readonly ctx: Ctx } | undefined
 ): MaybePromise<Result> => {
-  if (task.limit !== undefined) machine.limit = task.limit // tasks the host starts share it
-  const max = machine.limit.max
+  const max = (task.limit ?? machine.limit).max
   if (task.depth >= max) {
     const detail = `call stack size overflow (max depth ${max})`
     if (site !== undefined) fail(detail, site.at, site.ctx)

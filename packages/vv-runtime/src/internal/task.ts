@@ -43,7 +43,7 @@ const yieldEveryMs = 10
 export class Machine {
   /** Closure-call frames on the JavaScript stack right now. */
   nesting = 0
-  /** The nested-call limit of tasks without their own: the last limit a task brought. */
+  /** The nested-call limit of tasks without their own: that of the last task that made a call. */
   limit: { readonly max: number } = { max: maxDepth }
   private lastYield = Date.now()
   private steps = 0
