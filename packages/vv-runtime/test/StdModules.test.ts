@@ -39,7 +39,9 @@ describe("each std module passes its own test blocks", () => {
     ["list.vv", 11],
     ["option.vv", 2],
     ["sys.vv", 4],
-    ["encoding/sjis.vv", 3]
+    ["encoding/sjis.vv", 3],
+    ["fs/file.vv", 2],
+    ["fs/dir.vv", 2]
   ]
   for (const [file, count] of modules) {
     it(`std/${file}: ${count} tests`, { timeout }, async () => {
