@@ -3,7 +3,7 @@
  * Effects): lines, delimited frames, exact byte counts, length-prefixed frames and peeking,
  * mixed freely on one connection. The reader keeps the bytes it read ahead, so a protocol can
  * read a header line, then an exact body, then the next line, and hand what is left to other
- * code (`read`, `takeBuffered`, `stream`).
+ * code (`read`, `takeBuffered`, `stream`, or the whole connection through `toConn`).
  *
  * - A clean EOF, at a frame boundary, is a value, as `Conn.read`'s empty array is:
  *   `Option.none()`. EOF inside a frame fails with `UnexpectedEof` (`FrameError`).
@@ -462,7 +462,7 @@ class ReaderImpl implements BufferedReader {
     if (lengthBytes !== 1 && lengthBytes !== 2 && lengthBytes !== 4) {
       return Effect.fail(invalid(this.conn, `lengthBytes must be 1, 2 or 4, got ${describe(lengthBytes)}`))
     }
-    const error = countError(this.conn, "maxFrameSize", maxFrameSize, maxCount)
+    const error = countError(this.conn, "maxFrameSize", maxFrameSize, maxCount - lengthBytes)
     if (error !== undefined) return Effect.fail(error)
     return Effect.flatMap(this.ensure(lengthBytes), (count): Effect.Effect<Option.Option<Uint8Array>, ReadError> => {
       if (count < lengthBytes) {
@@ -551,3 +551,32 @@ export const make = (conn: Conn, options?: Options): Effect.Effect<BufferedReade
     }
     return Effect.succeed(new ReaderImpl(conn, size))
   })
+
+/**
+ * The connection as seen through the reader, for code that takes a `Conn` (a protocol handed on
+ * after its first lines, `Conn.readAll`, `PlatformSocket.fromConn`): `read` and `stream` return
+ * the reader's buffered bytes first (see `BufferedReader.read`, `BufferedReader.stream`; the
+ * first chunk of `stream` may exceed 65536 bytes when a long frame grew the buffer), every other
+ * member is the connection's own. Read through the view or the reader, one fiber at a time, not
+ * through `conn` directly. `Conn.abort` on the view closes gracefully (the view is not the
+ * engine's connection); abort `reader.conn` for a reset.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const toConn = (reader: BufferedReader): Conn => {
+  const conn = reader.conn
+  return {
+    network: conn.network,
+    localAddress: conn.localAddress,
+    remoteAddress: conn.remoteAddress,
+    read: (n) => reader.read(n),
+    write: (data) => conn.write(data),
+    closeWrite: conn.closeWrite,
+    close: conn.close,
+    setReadTimeout: (ms) => conn.setReadTimeout(ms),
+    setWriteTimeout: (ms) => conn.setWriteTimeout(ms),
+    stream: reader.stream,
+    sink: conn.sink
+  }
+}

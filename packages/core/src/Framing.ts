@@ -443,8 +443,7 @@ const encodeChunks = <A, E, R>(
         }
         const encoded = total === 0 && count === 0 ? Stream.empty : Stream.succeed(out)
         return failure === undefined ? encoded : Stream.concat(encoded, Stream.fail(failure))
-      },
-      { concurrency: 1 }
+      }
     )
   })
 
@@ -454,7 +453,8 @@ const toBytes = (frame: Uint8Array | string): Uint8Array => typeof frame === "st
  * Encodes lines for `conn.sink`: each element (bytes, or a string sent as UTF-8) followed by
  * `ending` (default LF). A chunk of lines becomes one array (one write). A line containing LF
  * fails with `InvalidArgument` (op `"write"`), one longer than `maxLength` with `FrameTooLarge`,
- * after the lines before it.
+ * after the lines before it. With the LF ending, a line that ends in CR reads back without that
+ * CR (`decodeLines` takes CRLF as one ending), as in every LF/CRLF-tolerant protocol.
  *
  * @example
  * ```ts

@@ -8,6 +8,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as BufferedReader from "../src/BufferedReader.js"
+import * as Conn from "../src/Conn.js"
 import * as FrameError from "../src/FrameError.js"
 import * as MemoryNet from "../src/MemoryNet.js"
 import * as NetError from "../src/NetError.js"
@@ -259,6 +260,20 @@ describe.each(["tcp", "unix"] as const)("BufferedReader over MemoryNet %s", (net
         const rest = yield* Stream.runCollect(reader.stream)
         expect(text(concat(Chunk.toReadonlyArray(rest)))).toBe("ond part")
         expect((yield* reader.read(10)).length).toBe(0)
+      }).pipe(Effect.provide(layer)),
+    timeout
+  )
+
+  it.scoped(
+    "toConn: a Conn view that reads the buffered bytes first, for code that takes a Conn",
+    () =>
+      Effect.gen(function*() {
+        const { client, reader } = yield* over(["HELLO proto/2\n", "binary", " rest"])
+        expect(yield* reader.readLineString()).toEqual(Option.some("HELLO proto/2"))
+        const view = BufferedReader.toConn(reader)
+        expect(view.remoteAddress).toBe(client.remoteAddress)
+        expect(text(yield* Conn.readAll(view))).toBe("binary rest")
+        expect((yield* view.read(1)).length).toBe(0)
       }).pipe(Effect.provide(layer)),
     timeout
   )
