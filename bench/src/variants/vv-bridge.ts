@@ -32,6 +32,7 @@
  * process and size, outside the timed runs, and reused for every write, as a program writing the
  * same buffer would.
  */
+import { NodeNet } from "@vvnet/node-adapter"
 import { Bridge, DefaultHost, type Host, StdNet } from "@vvnet/vv-bridge"
 import { HOST, type LoadTally, type Variant } from "../types.js"
 import { PatternCounter, replyByte, RequestParser } from "../verify.js"
@@ -112,7 +113,7 @@ export const variant: Variant = {
 
   async bulk({ bytes, readSize, writeSize }) {
     const buf = bufferOf(writeSize)
-    const bridge = Bridge.make(DefaultHost.host)
+    const bridge = Bridge.make(DefaultHost.host, { layer: NodeNet.layer })
     const { accept, close, dial, listen, read, write } = netNatives(bridge)
     const n = BigInt(readSize)
     try {
@@ -167,7 +168,7 @@ export const variant: Variant = {
   async loadServer({ size }) {
     const tally: LoadTally = { requests: 0, errors: 0 }
     const answers = repliesOf(size)
-    const bridge = Bridge.make(DefaultHost.host)
+    const bridge = Bridge.make(DefaultHost.host, { layer: NodeNet.layer })
     try {
       const { accept, close, listen, read, write } = netNatives(bridge)
       let live = 0

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type * as Net from "@vvnet/core/Net"
+import * as NodeNet from "@vvnet/node-adapter/NodeNet"
 import { Bridge, DefaultHost, Host } from "@vvnet/vv-bridge"
 import type * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
@@ -69,7 +70,8 @@ export const bundledStdModules: ReadonlyArray<string> = [
  *
  * - `stdout`: where `console.print` writes (default: `process.stdout`).
  * - `log`: the bridge's log (a failed accept handler); default: stderr, prefixed `vv: `.
- * - `layer`: the `Net` of the bridge (default: real sockets; tests may pass `MemoryNet.layer`).
+ * - `layer`: the `Net` of the bridge (default: real sockets, `NodeNet.layer` from
+ *   `@vvnet/node-adapter`; tests may pass `MemoryNet.layer`).
  * - `cwd`: the directory file names in messages are relative to (default: `process.cwd()`).
  * - `natives`: more natives, by module path and name (a host's own modules).
  *
@@ -126,7 +128,9 @@ export class Runtime {
     this.cwd = options.cwd ?? process.cwd()
     this.std = stdNatives(stdout, this.recursionLimit)
     this.extra = options.natives ?? new Map()
-    this.bridge = Bridge.make(DefaultHost.make({ log: options.log ?? defaultLog }), { layer: options.layer })
+    this.bridge = Bridge.make(DefaultHost.make({ log: options.log ?? defaultLog }), {
+      layer: options.layer ?? NodeNet.layer
+    })
     this.evaluator = new Evaluator({
       importModule: (path, from, location, task) => this.importModule(path, from, location, task),
       native: (modulePath, name) => this.native(modulePath, name)

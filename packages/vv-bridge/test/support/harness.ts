@@ -5,6 +5,7 @@
  */
 import * as MemoryNet from "@vvnet/core/MemoryNet"
 import type * as Net from "@vvnet/core/Net"
+import { NodeNet } from "@vvnet/node-adapter"
 import type * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -170,7 +171,7 @@ export const memoryUnix: Network = {
 
 export const nodeTcp: Network = {
   name: "NodeNet tcp",
-  layer: () => Bridge.nodeNetLayer,
+  layer: () => NodeNet.layer,
   network: "tcp",
   listenAddress: () => "127.0.0.1:0",
   real: true
@@ -178,7 +179,7 @@ export const nodeTcp: Network = {
 
 export const nodeUnix: Network = {
   name: "NodeNet unix",
-  layer: () => Bridge.nodeNetLayer,
+  layer: () => NodeNet.layer,
   network: "unix",
   listenAddress: tempSocket,
   real: true
