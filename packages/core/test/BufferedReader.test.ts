@@ -321,6 +321,14 @@ describe.each(["tcp", "unix"] as const)("BufferedReader over MemoryNet %s", (net
 })
 
 describe("BufferedReader: arguments and errors", () => {
+  it.effect("readExactly of a huge n with 10 bytes then EOF: UnexpectedEof, having allocated about what arrived", () =>
+    Effect.gen(function*() {
+      const reader = yield* BufferedReader.make(scriptedConn([bytes("0123456789")]), { size: 16 })
+      const error = errorOf(yield* Effect.exit(reader.readExactly(BufferedReader.maxCount)))
+      expect(error).toMatchObject({ _tag: "UnexpectedEof", frame: "fixed", received: 10, expected: 2 ** 31 - 1 })
+      expect(text(yield* reader.takeBuffered)).toBe("0123456789")
+    }))
+
   it.effect("bad sizes, counts and delimiters fail with InvalidArgument before any read", () =>
     Effect.gen(function*() {
       const conn = scriptedConn([bytes("abc\n")])

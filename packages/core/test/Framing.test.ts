@@ -80,6 +80,15 @@ describe("Framing.decodeLines", () => {
       expect(tagOf(result)).toBe("ConnectionReset")
     }))
 
+  it.effect("the decoder as a Channel: Stream.pipeThroughChannelOrFail(stream, Framing.lines())", () =>
+    Effect.gen(function*() {
+      const decoded = yield* Stream.pipeThroughChannelOrFail(
+        Stream.make(bytes("x\ny"), bytes("\n")),
+        Framing.lines({ maxLength: 10 })
+      ).pipe(Stream.map(text), Stream.runCollect)
+      expect(Chunk.toReadonlyArray(decoded)).toEqual(["x", "y"])
+    }))
+
   it.effect("a bad maxLength fails with InvalidArgument when the stream runs", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(
