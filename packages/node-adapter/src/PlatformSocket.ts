@@ -1,6 +1,6 @@
 /**
  * Interop with `@effect/platform`: vvnet connections as `Socket.Socket`s, so code built on
- * @effect/platform sockets (`Socket.toChannel`, @effect/rpc's socket protocol, …) runs over
+ * `@effect/platform` sockets (`Socket.toChannel`, @effect/rpc's socket protocol, …) runs over
  * vvnet, MemoryNet's connections included.
  *
  * - `fromConn(conn)` views one connection that somebody else owns.
@@ -20,8 +20,8 @@
  * |---|---|---|
  * | writing a `CloseEvent` | `destroy()`: both directions at once; bytes not yet handed to the kernel and unread input are dropped (unread input makes the kernel send a reset); `run` then fails with `SocketCloseError` (code 1000), or with a `"Read"` error for a code above 1000 | a half-close (`Conn.closeWrite`): FIN after every byte written before it; reading goes on, `run` ends at the peer's EOF; code and reason are not sent |
  * | the writer's Scope closes | `end()`: FIN after the written bytes | the same: a half-close, queued without waiting for it to be flushed |
- * | `run` of a dialing socket ends | `destroySoon()`: FIN once the written bytes are flushed, then the fd is released; input arriving later is answered with a reset | `Conn.close`, graceful: FIN after the written bytes, then the peer's input is read and discarded until its EOF or the `linger` bound (default 5000 ms), so a peer that is still sending gets no reset that would throw away what it was sent |
- * | the peer resets | `run` fails with a `"Read"` error (or `SocketCloseError` code 1006) | `run` fails with a `"Read"` `SocketGenericError` whose `cause` is the `ConnectionReset` `NetError`, after every byte received before the reset (never read as EOF) |
+ * | `run` of a dialing socket ends | `destroySoon()`: FIN once the written bytes are flushed, then the fd is released; input arriving later is answered with a reset | `Conn.close`, graceful: FIN after the written bytes, then the peer's input is read and discarded until its EOF or the `linger` bound (default 5000 ms), so a peer that is still sending gets no reset that would throw away what it was sent (a connection that never wrote is released at once) |
+ * | the peer resets | `run` fails with a `"Read"` error whose `cause` is Node's `ECONNRESET` error (or succeeds, as at EOF, where Node 20's libuv reads the reset as EOF: see `Conn.read`) | `run` fails with a `"Read"` `SocketGenericError` whose `cause` is the `ConnectionReset` `NetError`, after every byte received before the reset (never read as EOF) |
  * | the connection is closed under a pending `run` | `SocketCloseError` (code 1000) | a `"Read"` `SocketGenericError` with cause `Closed` |
  *
  * A socket from `fromConn` does not own its connection: its `run` ending closes nothing, and
@@ -96,7 +96,7 @@ const halfCloseSoon = (conn: Conn.Conn): Effect.Effect<void> =>
  * - `writer` gives a function writing a chunk (strings as UTF-8) that succeeds once the OS took
  *   every byte; a `CloseEvent` half-closes (FIN after the bytes written; reading goes on; its
  *   code and reason are not sent). Closing the writer's Scope half-closes too, as
- *   @effect/platform-node's NodeSocket ends its stream then: `Socket.toChannel` relies on it to
+ *   `@effect/platform-node`'s NodeSocket ends its stream then: `Socket.toChannel` relies on it to
  *   end the output of a finite input. Write failures become `SocketGenericError` with reason
  *   `"Write"` and the `NetError` (`BrokenPipe`, `ConnectionReset`, `Closed`, `Timeout`, …) as
  *   `cause`.

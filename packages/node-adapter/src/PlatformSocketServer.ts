@@ -1,9 +1,9 @@
 /**
- * @effect/platform's `SocketServer` over a vvnet `Listener`: servers built on it (@effect/rpc's
+ * `@effect/platform`'s `SocketServer` over a vvnet `Listener`: servers built on it (@effect/rpc's
  * `RpcServer.layerProtocolSocketServer`, a handler of your own) accept through vvnet, on NodeNet
  * (tcp, unix) or MemoryNet, with `Net.serve`'s accept loop underneath (one fiber per
  * connection, concurrency bound, back-off on `EMFILE`, bounded shutdown). The counterpart of
- * @effect/platform-node's `NodeSocketServer.make` / `layer`.
+ * `@effect/platform-node`'s `NodeSocketServer.make` / `layer`.
  *
  * Each accepted connection reaches the handler as `PlatformSocket.fromConn(conn)`, so it reads
  * with backpressure and closes the vvnet way: a `CloseEvent` written to it half-closes, and the
@@ -112,7 +112,7 @@ const reportUnhandled = (conn: Conn.Conn) => <E>(cause: Cause.Cause<E>): Effect.
         ))
 
 /**
- * @effect/platform's `SocketServer` service over `listener`, with `address` from `toAddress`.
+ * `@effect/platform`'s `SocketServer` service over `listener`, with `address` from `toAddress`.
  * The listener stays its owner's: the server never closes it.
  *
  * `run(handler)` serves the listener with `Net.serve` until interrupted (it never succeeds):

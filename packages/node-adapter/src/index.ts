@@ -18,7 +18,7 @@ export * as NodeNet from "./NodeNet.js"
 export * as PlatformSocket from "./PlatformSocket.js"
 
 /**
- * @effect/platform's `SocketServer` over a vvnet `Listener`.
+ * `@effect/platform`'s `SocketServer` over a vvnet `Listener`.
  *
  * @since 0.2.0
  */

@@ -115,6 +115,38 @@ describe.each(variants)("PlatformSocket.makeNet over $name", (variant) => {
     }).pipe(Effect.provide(variant.net)), timeout)
 
   it.scopedLive(
+    "a run's end is a graceful close: a peer still sending is not reset and reads EOF",
+    () =>
+      Effect.gen(function*() {
+        const { listener } = yield* listenIn(variant.address())
+        const clientGone = yield* Deferred.make<void>()
+        const peer = yield* Deferred.make<string>()
+        yield* Net.serve(listener, (conn) =>
+          Effect.gen(function*() {
+            expect(text(yield* Conn.readFull(conn, 7))).toBe("request")
+            yield* conn.write("start")
+            yield* Deferred.await(clientGone)
+            // keeps sending after the client's close: the client drains it (NodeSocket's destroySoon
+            // would answer it with a reset)
+            const block = new Uint8Array(64 * 1024)
+            for (let i = 0; i < 16; i++) yield* conn.write(block)
+            const rest = yield* Conn.readAll(conn)
+            yield* Deferred.succeed(peer, `wrote 1 MiB, then EOF (${rest.length} bytes)`)
+          }).pipe(Effect.catchAll((error) => Deferred.succeed(peer, `failed: ${error._tag}`))))
+        const socket = yield* PlatformSocket.makeNet(network, listener.address)
+        const firstChunk = yield* Deferred.make<void>()
+        const running = yield* Effect.fork(socket.run(() => Deferred.succeed(firstChunk, undefined)))
+        // (a connection that never wrote has no reply to protect: its close is immediate)
+        yield* Effect.scoped(Effect.flatMap(socket.writer, (write) => write("request")))
+        yield* Deferred.await(firstChunk)
+        yield* Fiber.interrupt(running) // the run's Scope closes the connection
+        yield* Deferred.succeed(clientGone, undefined)
+        expect(yield* Deferred.await(peer)).toBe("wrote 1 MiB, then EOF (0 bytes)")
+      }).pipe(Effect.provide(variant.net)),
+    timeout
+  )
+
+  it.scopedLive(
     "writer: a write before the first run waits for its connection; a CloseEvent half-closes it",
     () =>
       Effect.gen(function*() {
