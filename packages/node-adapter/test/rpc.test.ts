@@ -6,7 +6,7 @@
  * connection closed), start a new one on the same address, and check that the same client's
  * next calls succeed: the socket dials a fresh connection each time the client re-runs it.
  */
-import type * as Socket from "@effect/platform/Socket"
+import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { Rpc, RpcClient, RpcGroup, RpcSerialization, RpcServer } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
@@ -262,4 +262,55 @@ describe("@effect/rpc over vvnet: the client's default retry schedule", () => {
       }).pipe(Effect.scoped)
       yield* expectBackTo(before)
     }).pipe(Effect.provide(NodeNet.layer)), 90_000)
+})
+
+describe("@effect/rpc over vvnet: why the socket must dial per run", () => {
+  it.scopedLive(
+    "a client on PlatformSocket.fromConn (one connection for good) never recovers from a restart",
+    () =>
+      Effect.gen(function*() {
+        const start = (address: string, generation: number) =>
+          Effect.gen(function*() {
+            const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+            const context = yield* Layer.buildWithScope(
+              RpcServer.layer(Api).pipe(
+                Layer.provide(handlers(generation)),
+                Layer.provide(RpcServer.layerProtocolSocketServer),
+                Layer.provideMerge(PlatformSocketServer.layer("tcp", address)),
+                Layer.provide(RpcSerialization.layerNdjson)
+              ),
+              scope
+            )
+            return {
+              address: goAddress(Context.get(context, SocketServer.SocketServer).address),
+              stop: Scope.close(scope, Exit.void)
+            } as const
+          })
+        const first = yield* start("127.0.0.1:0", 1)
+        // what users wrote before makeNet: the Socket over one dialed connection
+        const conn = yield* Net.dial("tcp", first.address)
+        const protocol = yield* Layer.build(
+          RpcClient.layerProtocolSocket({ retrySchedule: Schedule.spaced(Duration.millis(20)) }).pipe(
+            Layer.provide(Layer.succeed(Socket.Socket, PlatformSocket.fromConn(conn))),
+            Layer.provide(RpcSerialization.layerNdjson)
+          )
+        )
+        const client = yield* Effect.provide(RpcClient.make(Api), protocol)
+        expect(yield* client.Echo({ text: "before" })).toBe("1:before")
+        yield* first.stop
+        yield* start(first.address, 2)
+        // a second of calls, 20 ms apart, against the restarted server: every one fails
+        const results = yield* Effect.forEach(
+          Array.from({ length: 50 }, (_, i) => i),
+          (i) =>
+            client.Echo({ text: `${i}` }).pipe(
+              Effect.timeout(Duration.seconds(2)),
+              Effect.exit,
+              Effect.zipLeft(Effect.sleep(Duration.millis(20)))
+            )
+        )
+        expect(results.filter(Exit.isSuccess)).toHaveLength(0)
+      }).pipe(Effect.provide(NodeNet.layer)),
+    timeout
+  )
 })
