@@ -196,7 +196,8 @@ export interface BufferedReader {
   peek(n: number): Effect.Effect<Uint8Array, NetError.NetError>
   /**
    * Consumes the next `n` bytes without returning them (Go's `Reader.Discard`) and returns how
-   * many were discarded: `n`, or fewer when EOF comes first.
+   * many were discarded: `n`, or fewer when EOF comes first. As every call, it consumes nothing
+   * when it fails, so it holds the `n` bytes before dropping them: skip a large count in steps.
    */
   discard(n: number): Effect.Effect<number, NetError.NetError>
   /**
@@ -496,16 +497,12 @@ class ReaderImpl implements BufferedReader {
   discard(n: number): Effect.Effect<number, NetError.NetError> {
     const error = countError(this.conn, "n", n, maxCount)
     if (error !== undefined) return Effect.fail(error)
-    // in steps of at most `size`, so discarding a large count does not grow the buffer
-    const loop = (done: number): Effect.Effect<number, NetError.NetError> =>
-      Effect.suspend(() => {
-        const take = Math.min(this.count, n - done)
-        this.skip(take)
-        const total = done + take
-        if (total === n) return Effect.succeed(total)
-        return Effect.flatMap(this.fill(this.size), (more) => more ? loop(total) : Effect.succeed(total))
-      })
-    return loop(0)
+    // all or nothing, as every call: the bytes are buffered first, so a failure consumes none
+    return Effect.map(this.ensure(n), (count) => {
+      const discarded = Math.min(n, count)
+      this.skip(discarded)
+      return discarded
+    })
   }
 
   read(n: number): Effect.Effect<Uint8Array, NetError.NetError> {

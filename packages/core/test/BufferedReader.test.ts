@@ -394,7 +394,26 @@ describe("BufferedReader properties", () => {
         // every byte is accounted for: returned, peeked-and-later-returned, discarded or left
         expect(whole.rest.length).toBeLessThanOrEqual(data.length)
       }),
-    { fastCheck: { numRuns: 300 } }
+    { timeout, fastCheck: { numRuns: 300 } }
+  )
+
+  it.effect.prop(
+    "a call that fails with Timeout consumes nothing: retried, it returns what it would have returned without the Timeout",
+    {
+      data: framingBytes(160),
+      cuts: cutsArb,
+      ops: FastCheck.array(opArb, { maxLength: 24 }),
+      size: FastCheck.integer({ min: 1, max: 32 }),
+      // at least one read in every four succeeds, so every call ends
+      timeouts: FastCheck.array(FastCheck.boolean(), { minLength: 1, maxLength: 8 }).map((t) => [...t, false])
+    },
+    ({ cuts, data, ops, size, timeouts }) =>
+      Effect.gen(function*() {
+        const whole = yield* runScript(scriptedConn([data]), ops)
+        const flaky = yield* runScript(scriptedConn(split(data, cuts), undefined, timeouts), ops, size)
+        expect(flaky).toEqual(whole)
+      }),
+    { timeout, fastCheck: { numRuns: 200 } }
   )
 
   it.effect.prop(
@@ -402,9 +421,11 @@ describe("BufferedReader properties", () => {
     { data: framingBytes(200), cuts: cutsArb },
     ({ cuts, data }) =>
       Effect.gen(function*() {
+        // one call per line, and two more: at the end, then past it
+        const calls = data.filter((b) => b === 0x0a).length + 2
         const lines = yield* runScript(
           scriptedConn(split(data, cuts)),
-          Array.from({ length: 202 }, () => ({ op: "readLine" as const, maxLength: 1000 }))
+          Array.from({ length: calls }, () => ({ op: "readLine" as const, maxLength: 1000 }))
         )
         // the model: split on LF
         const expected: Array<unknown> = []
@@ -417,7 +438,7 @@ describe("BufferedReader properties", () => {
           }
         }
         const tail = data.length - from
-        while (expected.length < 202) {
+        while (expected.length < calls) {
           expected.push(
             tail === 0 ? { ok: null } : {
               error: "UnexpectedEof",
@@ -431,7 +452,7 @@ describe("BufferedReader properties", () => {
         }
         expect(lines.outcomes).toEqual(expected)
       }),
-    { fastCheck: { numRuns: 200 } }
+    { timeout, fastCheck: { numRuns: 200 } }
   )
 
   it.scoped.prop(

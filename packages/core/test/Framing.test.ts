@@ -280,7 +280,7 @@ describe("Framing properties", () => {
           expect(whole.frames).toEqual(splitLines(data))
         }
       }),
-    { fastCheck: { numRuns: 200 } }
+    { timeout, fastCheck: { numRuns: 200 } }
   )
 
   it.effect.prop(
@@ -298,7 +298,7 @@ describe("Framing properties", () => {
         const chunked = yield* outcome(oneByOne(split(data, cuts)).pipe(Framing.decodeLengthPrefixed(options)))
         expect(chunked).toEqual(whole)
       }),
-    { fastCheck: { numRuns: 200 } }
+    { timeout, fastCheck: { numRuns: 200 } }
   )
 
   it.effect.prop(
@@ -333,7 +333,7 @@ describe("Framing properties", () => {
         const decodedLines = yield* outcome(oneByOne(split(encodedLines, cuts)).pipe(Framing.decodeLines()))
         expect(decodedLines).toEqual({ frames: lines.map((f) => Array.from(f)), end: "end" })
       }),
-    { fastCheck: { numRuns: 150 } }
+    { timeout, fastCheck: { numRuns: 150 } }
   )
 
   it.scoped.prop(

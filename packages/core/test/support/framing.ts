@@ -14,11 +14,22 @@ import * as NetError from "../../src/NetError.js"
  * A read-only Conn over fixed chunks: `read(n)` returns at most `n` bytes and never crosses a
  * chunk boundary, then EOF (or `end`, a failure). Writes are accepted and dropped.
  */
-export const scriptedConn = (chunks: ReadonlyArray<Uint8Array>, end?: NetError.NetError): Conn => {
+export const scriptedConn = (
+  chunks: ReadonlyArray<Uint8Array>,
+  end?: NetError.NetError,
+  /** Read i fails with `Timeout`, consuming nothing, when `timeouts[i % length]` (a flaky deadline). */
+  timeouts: ReadonlyArray<boolean> = []
+): Conn => {
   let index = 0
   let offset = 0
+  let reads = 0
   const read = (n: number): Effect.Effect<Uint8Array, NetError.NetError> =>
     Effect.suspend(() => {
+      if (timeouts.length > 0 && timeouts[reads++ % timeouts.length]) {
+        return Effect.fail(
+          NetError.make("Timeout", { op: "read", network: "tcp", address: "", reason: NetError.timeoutReason })
+        )
+      }
       if (!(Number.isSafeInteger(n) && n >= 0)) {
         return Effect.fail(
           NetError.make("InvalidArgument", { op: "read", network: "tcp", address: "", reason: "invalid argument" })
@@ -158,8 +169,12 @@ export const runScript = (conn: Conn, ops: ReadonlyArray<Op>, size?: number) =>
     const reader = yield* BufferedReader.make(conn, size === undefined ? undefined : { size })
     const outcomes: Array<Outcome> = []
     const rest: Array<number> = []
+    // a Timeout is retried, as a caller moving its deadline would: the call must then return
+    // what it would have returned without the Timeout
+    const retried = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.catchIf(effect, (e) => (e as { readonly _tag?: unknown })._tag === "Timeout", () => retried(effect))
     for (const op of ops) {
-      const exit = yield* Effect.exit(call(reader, op))
+      const exit = yield* Effect.exit(retried(call(reader, op)))
       outcomes.push(
         Exit.isSuccess(exit)
           ? { ok: plain(exit.value) }
@@ -169,7 +184,7 @@ export const runScript = (conn: Conn, ops: ReadonlyArray<Op>, size?: number) =>
       )
     }
     for (;;) {
-      const chunk = yield* reader.read(7)
+      const chunk = yield* retried(reader.read(7))
       if (chunk.length === 0) break
       rest.push(...chunk)
     }
