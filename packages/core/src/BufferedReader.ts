@@ -137,7 +137,8 @@ export type ReadError = NetError.NetError | FrameError.FrameError
  * A buffered reader over a connection. Frames are returned as fresh arrays that belong to the
  * caller (copies: the reader never writes to them, and they do not keep its buffer alive).
  * Byte counts and limits are in bytes; a bad one (negative, fractional, above `maxCount`) fails
- * with `InvalidArgument` before any read.
+ * with `InvalidArgument` before any read. For one fiber at a time: the reader has no lock, and
+ * two calls at once would interleave their reads.
  *
  * @since 0.2.0
  * @category models

@@ -381,7 +381,9 @@ export const lengthPrefixed = <E = never>(
  * that ends inside a header or a body fails with `UnexpectedEof` (frame `"length-prefixed"`,
  * with the bytes `received` of the header or body and the `expected` count). A header declaring
  * more than `maxFrameSize` fails with `FrameTooLarge` (with `length`) before the body is read.
- * Memory: a body is collected as it arrives, at most `maxFrameSize` bytes.
+ * Memory: a body is collected as it arrives, at most `maxFrameSize` bytes. The format of Netty's
+ * `LengthFieldBasedFrameDecoder` with the length first, big-endian, not counting itself, and
+ * stripped from the output.
  *
  * @example
  * ```ts
