@@ -230,6 +230,7 @@ import { Conn, Net } from "@vvnet/core"
 import * as Address from "@vvnet/core/Address"
 import { NodeNet } from "@vvnet/node-adapter"
 import * as PlatformSocket from "@vvnet/node-adapter/PlatformSocket"
+import * as PlatformSocketServer from "@vvnet/node-adapter/PlatformSocketServer"
 import { Bridge, DefaultHost } from "@vvnet/vv-bridge"
 import * as Program from "@vvnet/vv-runtime/Program"
 
@@ -249,6 +250,9 @@ const { address, reply } = await Effect.runPromise(program)
 if (reply !== message) throw new Error(\`echo mismatch: \${JSON.stringify(reply)}\`)
 if (Address.ipVersion("127.0.0.1") !== 4) throw new Error("Address.ipVersion")
 if (typeof PlatformSocket.fromConn !== "function") throw new Error("PlatformSocket.fromConn")
+if (typeof PlatformSocket.makeNet !== "function") throw new Error("PlatformSocket.makeNet")
+const serverAddress = PlatformSocketServer.toAddress({ network: "tcp", address: address })
+if (serverAddress._tag !== "TcpAddress" || serverAddress.hostname !== "127.0.0.1") throw new Error("PlatformSocketServer")
 if (typeof Bridge.make !== "function" || DefaultHost.show(DefaultHost.chars("vv")) !== "vv") throw new Error("vv-bridge")
 if (typeof Program.runFile !== "function") throw new Error("vv-runtime")
 console.log(\`smoke: dial/listen round trip on \${address} through the packed @vvnet/core and @vvnet/node-adapter: ok\`)

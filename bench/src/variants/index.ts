@@ -42,5 +42,5 @@ export const supports: Record<string, ReadonlyArray<string>> = {
   "effect-floor": ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
   platform: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
   vvnet: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
-  "vv-bridge": ["bulk64k", "server-load"]
+  "vv-bridge": ["bulk64k", "pingpong", "accept", "server-load"]
 }

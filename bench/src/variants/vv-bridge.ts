@@ -1,9 +1,11 @@
 /**
  * vv-bridge: the natives of `std/net.vv` (`@vvnet/vv-bridge`), driven as the project's vv runtime
  * drives them, with the default value representation (`DefaultHost`): look each native up by
- * module path and name, call it with an argument list of vv values, await its promise, unwrap
- * results as vv's `try` does (`DefaultHost.toResult`). Bulk (design.md §5: vv-bridge bulk ≥ 0.5×
- * raw) and the server-load server (see `loadServer` below) are implemented. One bulk run is the
+ * module path and name, call it with an argument list of vv values, take its value at once when
+ * it completed or await it when it returned a promise (the runtime's evaluator goes on
+ * synchronously in the first case), unwrap results as vv's `try` does (`DefaultHost.toResult`).
+ * Bulk, ping-pong, accept (targets in scenarios.ts: ≥ 0.8×, 0.5×, 0.5× raw) and the server-load
+ * server (see `loadServer` below) are implemented. One bulk run is the
  * vv program
  *
  * ```vv
@@ -32,9 +34,10 @@
  * process and size, outside the timed runs, and reused for every write, as a program writing the
  * same buffer would.
  */
+import { NodeNet } from "@vvnet/node-adapter"
 import { Bridge, DefaultHost, type Host, StdNet } from "@vvnet/vv-bridge"
 import { HOST, type LoadTally, type Variant } from "../types.js"
-import { PatternCounter, replyByte, RequestParser } from "../verify.js"
+import { echoPieceOk, PatternCounter, replyByte, RequestParser } from "../verify.js"
 
 type V = DefaultHost.VvValue
 const { VvList } = DefaultHost
@@ -76,6 +79,21 @@ const repliesOf = (size: number): ReadonlyArray<DefaultHost.VvList> => {
   return lists
 }
 
+/** The 256 ping-pong messages as vv lists, built the same way: message k is `size` × k. */
+const messageLists = new Map<number, ReadonlyArray<DefaultHost.VvList>>()
+const messagesOf = (size: number): ReadonlyArray<DefaultHost.VvList> => {
+  let lists = messageLists.get(size)
+  if (lists === undefined) {
+    lists = Array.from({ length: 256 }, (_, k) => {
+      const list = VvList.unsafeFromArray([])
+      for (let i = 0; i < size; i++) list.push(BigInt(k))
+      return list
+    })
+    messageLists.set(size, lists)
+  }
+  return lists
+}
+
 /** The natives of `std/net.vv` a bridge registered. */
 const netNatives = (bridge: Bridge.Bridge<V>) => {
   const natives = bridge.natives("std/net.vv")
@@ -96,7 +114,9 @@ const netNatives = (bridge: Bridge.Bridge<V>) => {
 
 /** `net.listen("tcp", "127.0.0.1:0")`: the listener value and its address. */
 const listenOn = async (bridge: Bridge.Bridge<V>, listen: Host.Native<V>) => {
-  const listener = unwrap("listen", await listen.call([tcp, DefaultHost.chars(`${HOST}:0`)]))
+  let listenerOut = listen.call([tcp, DefaultHost.chars(`${HOST}:0`)])
+  if (listenerOut instanceof Promise) listenerOut = await listenerOut
+  const listener = unwrap("listen", listenerOut)
   const handle = bridge.host.toUserdata(listener)
   if (!(handle instanceof StdNet.ListenerHandle)) throw new Error("net.listen: not a listener")
   return { listener, address: handle.listener.address } // vv code would use a fixed port; port 0 here
@@ -112,7 +132,7 @@ export const variant: Variant = {
 
   async bulk({ bytes, readSize, writeSize }) {
     const buf = bufferOf(writeSize)
-    const bridge = Bridge.make(DefaultHost.host)
+    const bridge = Bridge.make(DefaultHost.host, { layer: NodeNet.layer })
     const { accept, close, dial, listen, read, write } = netNatives(bridge)
     const n = BigInt(readSize)
     try {
@@ -127,7 +147,9 @@ export const variant: Variant = {
       const handler = DefaultHost.fun("handler", 1, async ([conn]) => {
         try {
           for (;;) {
-            const chunk = unwrap("read", await read.call([conn!, n]))
+            let chunkOut = read.call([conn!, n])
+            if (chunkOut instanceof Promise) chunkOut = await chunkOut
+            const chunk = unwrap("read", chunkOut)
             if (!(chunk instanceof VvList)) throw new Error(`net.read: not a list: ${DefaultHost.show(chunk)}`)
             if (chunk.length === 0) break
             counter.add(bytesOf(chunk))
@@ -142,16 +164,124 @@ export const variant: Variant = {
 
       const { address, listener } = await listenOn(bridge, listen)
       await accept.call([listener, handler]) // none, at once
-      const conn = unwrap("dial", await dial.call([tcp, DefaultHost.chars(address)]))
+      let connOut = dial.call([tcp, DefaultHost.chars(address)])
+      if (connOut instanceof Promise) connOut = await connOut
+      const conn = unwrap("dial", connOut)
       const count = bytes / writeSize
       for (let i = 0; i < count; i++) {
-        const wrote = unwrap("write", await write.call([conn, buf]))
+        let wroteOut = write.call([conn, buf])
+        if (wroteOut instanceof Promise) wroteOut = await wroteOut
+        const wrote = unwrap("write", wroteOut)
         if (wrote !== BigInt(writeSize)) throw new Error(`net.write: wrote ${DefaultHost.show(wrote)} of ${writeSize}`)
       }
       unwrap("close", await close.call([conn]))
       await received
       unwrap("close", await close.call([listener]))
       return { received: counter.bytes, errors: counter.errors }
+    } finally {
+      await bridge.dispose()
+    }
+  },
+
+  /**
+   * ping-pong: a fresh bridge per run; the server is `accept` with a handler echoing until EOF
+   * (`read(conn, 65536)`, then `write(conn, chunk)` of the list it read), the client writes
+   * message k (a 100-element list of ints built as a vv program builds it) and reads until the
+   * whole echo is back (`read(conn, what is left)`), checking every piece.
+   */
+  async pingPong({ roundTrips, size }) {
+    const msgs = messagesOf(size)
+    const bridge = Bridge.make(DefaultHost.host, { layer: NodeNet.layer })
+    const { accept, close, dial, listen, read, write } = netNatives(bridge)
+    try {
+      const handler = DefaultHost.fun("echo", 1, async ([conn]) => {
+        try {
+          for (;;) {
+            let chunkOut = read.call([conn!, 65536n])
+            if (chunkOut instanceof Promise) chunkOut = await chunkOut
+            const chunk = unwrap("read", chunkOut)
+            if (!(chunk instanceof VvList) || chunk.length === 0) break
+            let wroteOut = write.call([conn!, chunk])
+            if (wroteOut instanceof Promise) wroteOut = await wroteOut
+            unwrap("write", wroteOut)
+          }
+        } finally {
+          await close.call([conn!]) // defer net.close(conn)
+        }
+        return DefaultHost.none()
+      })
+      const { address, listener } = await listenOn(bridge, listen)
+      await accept.call([listener, handler]) // none, at once
+      let connOut = dial.call([tcp, DefaultHost.chars(address)])
+      if (connOut instanceof Promise) connOut = await connOut
+      const conn = unwrap("dial", connOut)
+      let bytes = 0
+      let errors = 0
+      let round = 0
+      rounds: for (; round < roundTrips; round++) {
+        let wroteOut = write.call([conn, msgs[round & 0xff]!])
+        if (wroteOut instanceof Promise) wroteOut = await wroteOut
+        unwrap("write", wroteOut)
+        let remaining = size
+        while (remaining > 0) {
+          let chunkOut = read.call([conn, BigInt(remaining)])
+          if (chunkOut instanceof Promise) chunkOut = await chunkOut
+          const chunk = unwrap("read", chunkOut)
+          if (!(chunk instanceof VvList)) throw new Error(`net.read: not a list: ${DefaultHost.show(chunk)}`)
+          const piece = bytesOf(chunk)
+          if (!echoPieceOk(piece, round)) errors++
+          if (piece.length === 0) break rounds // EOF: counted as an error, the count shows it
+          bytes += piece.length
+          remaining -= piece.length
+        }
+      }
+      unwrap("close", await close.call([conn]))
+      unwrap("close", await close.call([listener]))
+      return { roundTrips: round, bytes, errors }
+    } finally {
+      await bridge.dispose()
+    }
+  },
+
+  /**
+   * accept: a fresh bridge per run; `accept` with a handler that counts the connection and
+   * closes it (`defer net.close(conn)`); the client, sequentially, `dial`s, waits until the
+   * handler saw the connection, and `close`s it.
+   */
+  async accept({ connections }) {
+    const bridge = Bridge.make(DefaultHost.host, { layer: NodeNet.layer })
+    const { accept, close, dial, listen } = netNatives(bridge)
+    try {
+      let accepted = 0
+      let wake: (() => void) | undefined
+      const handler = DefaultHost.fun("handler", 1, ([conn]) => {
+        accepted++
+        wake?.()
+        return close.call([conn!])
+      })
+      const acceptedAtLeast = (k: number) =>
+        accepted >= k ? undefined : new Promise<void>((resolve) => {
+          wake = () => {
+            if (accepted >= k) {
+              wake = undefined
+              resolve()
+            }
+          }
+        })
+      const { address, listener } = await listenOn(bridge, listen)
+      await accept.call([listener, handler]) // none, at once
+      const target = DefaultHost.chars(address)
+      for (let i = 1; i <= connections; i++) {
+        let connOut = dial.call([tcp, target])
+        if (connOut instanceof Promise) connOut = await connOut
+        const conn = unwrap("dial", connOut)
+        await acceptedAtLeast(i)
+        let closed = close.call([conn])
+        if (closed instanceof Promise) closed = await closed
+        unwrap("close", closed)
+      }
+      unwrap("close", await close.call([listener]))
+      return { accepted }
     } finally {
       await bridge.dispose()
     }
@@ -167,7 +297,7 @@ export const variant: Variant = {
   async loadServer({ size }) {
     const tally: LoadTally = { requests: 0, errors: 0 }
     const answers = repliesOf(size)
-    const bridge = Bridge.make(DefaultHost.host)
+    const bridge = Bridge.make(DefaultHost.host, { layer: NodeNet.layer })
     try {
       const { accept, close, listen, read, write } = netNatives(bridge)
       let live = 0
@@ -176,12 +306,16 @@ export const variant: Variant = {
         const parser = new RequestParser(size, answers, tally)
         try {
           for (;;) {
-            const chunk = unwrap("read", await read.call([conn!, BigInt(parser.remaining)]))
+            let chunkOut = read.call([conn!, BigInt(parser.remaining)])
+            if (chunkOut instanceof Promise) chunkOut = await chunkOut
+            const chunk = unwrap("read", chunkOut)
             if (!(chunk instanceof VvList)) throw new Error(`net.read: not a list: ${DefaultHost.show(chunk)}`)
             if (chunk.length === 0) break
             const reply = parser.feed(bytesOf(chunk))
             if (reply !== undefined) {
-              const wrote = unwrap("write", await write.call([conn!, reply]))
+              let wroteOut = write.call([conn!, reply])
+              if (wroteOut instanceof Promise) wroteOut = await wroteOut
+              const wrote = unwrap("write", wroteOut)
               if (wrote !== BigInt(size)) throw new Error(`net.write: wrote ${DefaultHost.show(wrote)} of ${size}`)
             }
           }

@@ -10,11 +10,33 @@
 export * as Address from "./Address.js"
 
 /**
+ * Buffered reading over a connection (Go's `bufio.Reader`): lines, delimited and exact reads,
+ * length-prefixed frames, peeking, mixed freely.
+ *
+ * @since 0.2.0
+ */
+export * as BufferedReader from "./BufferedReader.js"
+
+/**
  * Connections: the `Conn` interface and combinators (`abort`, `readFull`, `readAll`).
  *
  * @since 0.1.0
  */
 export * as Conn from "./Conn.js"
+
+/**
+ * The typed errors of buffered reading and framing: `UnexpectedEof`, `FrameTooLarge`.
+ *
+ * @since 0.2.0
+ */
+export * as FrameError from "./FrameError.js"
+
+/**
+ * Framing on Effect's Stream and Channel: line and length-prefixed decoders and encoders.
+ *
+ * @since 0.2.0
+ */
+export * as Framing from "./Framing.js"
 
 /**
  * Listeners: the `Listener` interface.

@@ -10,8 +10,16 @@
 export * as NodeNet from "./NodeNet.js"
 
 /**
- * A `Conn` as an @effect/platform `Socket.Socket`.
+ * vvnet connections as @effect/platform `Socket.Socket`s: one `Conn`, or a fresh connection dialed
+ * each time the socket runs.
  *
  * @since 0.1.0
  */
 export * as PlatformSocket from "./PlatformSocket.js"
+
+/**
+ * `@effect/platform`'s `SocketServer` over a vvnet `Listener`.
+ *
+ * @since 0.2.0
+ */
+export * as PlatformSocketServer from "./PlatformSocketServer.js"

@@ -50,29 +50,19 @@ export const moduleSources: ReadonlyMap<string, string> = new Map([
 ])
 
 /**
- * `NodeNet.layer` from `@vvnet/node-adapter` (real sockets), imported when the bridge first
- * runs a network native, so a bridge over another `Net` never loads `node:net`.
- *
- * @since 0.1.0
- * @category layers
- */
-export const nodeNetLayer: Layer.Layer<Net.Net> = Layer.unwrapEffect(
-  Effect.map(Effect.promise(() => import("@vvnet/node-adapter")), (adapter) => adapter.NodeNet.layer)
-)
-
-/**
  * Options of `make`.
  *
- * - `layer`: the `Net` the natives use. Default: `nodeNetLayer` (real sockets). Tests pass
- *   `MemoryNet.layer` from `@vvnet/core`. The layer is built on first use and released by
- *   `dispose`; a failure to build it rejects the natives that needed it with a
- *   `VvRuntimeError`.
+ * - `layer` (required): the `Net` the natives use, such as `NodeNet.layer` from
+ *   `@vvnet/node-adapter` (real sockets) or `MemoryNet.layer` from `@vvnet/core` (in process,
+ *   for tests). The bridge serves any host on any `Net` and depends on no adapter. The layer is
+ *   built on first use and released by `dispose`; a failure to build it rejects the natives
+ *   that needed it with a `VvRuntimeError`.
  *
  * @since 0.1.0
  * @category models
  */
 export interface Options {
-  readonly layer?: Layer.Layer<Net.Net, unknown> | undefined
+  readonly layer: Layer.Layer<Net.Net, unknown>
 }
 
 /**
@@ -213,8 +203,9 @@ class BridgeImpl<V> implements Bridge<V> {
 }
 
 /**
- * Makes a bridge for `host` over the `Net` of `options.layer` (default: real sockets through
- * `nodeNetLayer`). Nothing is opened until a native runs. Dispose it when the vv program ends.
+ * Makes a bridge for `host` over the `Net` of `options.layer` (`NodeNet.layer` for real
+ * sockets, `MemoryNet.layer` in tests). Nothing is opened until a native runs. Dispose it when
+ * the vv program ends.
  *
  * @example
  * ```ts
@@ -230,5 +221,4 @@ class BridgeImpl<V> implements Bridge<V> {
  * @since 0.1.0
  * @category constructors
  */
-export const make = <V>(host: Host<V>, options?: Options): Bridge<V> =>
-  new BridgeImpl(host, options?.layer ?? nodeNetLayer)
+export const make = <V>(host: Host<V>, options: Options): Bridge<V> => new BridgeImpl(host, options.layer)

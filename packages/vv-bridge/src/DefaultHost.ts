@@ -582,37 +582,80 @@ export const equals = (a: VvValue, b: VvValue): boolean => {
 const article = (kind: Kind): string => kind === "int" ? "an int" : kind === "userdata" ? "userdata" : `a ${kind}`
 
 /**
- * A value as `console.print` prints it: a char list as its text, other lists as `[1, 2]`,
- * records as `{ k = v }` with sorted keys, userdata as `<userdata>`, functions as
- * `<fun name>`. Inside a list or record a char list is quoted (`["ab"]`,
- * `{ type = "error", value = "timeout" }`), so the structure stays readable.
+ * A float as Go's `fmt.Sprintf("%g", f)`, which is how the reference vv runtime prints floats:
+ * the shortest digits that read back as `f`, in exponent form (`1e+06`, `1.5e-05`) when the
+ * exponent is below -4 or at least 6; `NaN`, `+Inf`, `-Inf`.
+ *
+ * @since 0.2.0
+ * @category printing
+ */
+export const formatFloat = (f: number): string => {
+  if (Number.isNaN(f)) return "NaN"
+  if (f === Infinity) return "+Inf"
+  if (f === -Infinity) return "-Inf"
+  if (f === 0) return Object.is(f, -0) ? "-0" : "0"
+  const [mantissa, exponent] = f.toExponential().split("e") as [string, string]
+  const exp = Number(exponent)
+  if (exp < -4 || exp >= 6) {
+    const abs = Math.abs(exp)
+    return `${mantissa}e${exp < 0 ? "-" : "+"}${abs < 10 ? "0" : ""}${abs}`
+  }
+  return String(f)
+}
+
+/**
+ * A value as vv prints it: `console.print`, string interpolation, `unhandled error: …` and the
+ * bridge's log lines all use this one printer. It follows the reference vv runtime:
+ *
+ * - a char list prints as its text, and an empty list as nothing (it is the empty string);
+ * - other lists as `[1, 2]`, where an element that is a non-empty char list prints quoted as
+ *   `"ab"` (no escapes), a char as `'c'` and an empty list as `[]`;
+ * - records as `{ k = v }` with sorted keys, each value printed as at top level
+ *   (`{ type = error, value = timeout }`); the empty record as `{  }`;
+ * - ints in decimal, floats as Go's `%g` (`formatFloat`), bools as `true`/`false`, a char as
+ *   itself, functions as `<function>`, userdata as `<userdata>`.
+ *
+ * A list or record that contains itself overflows the JavaScript stack (a `RangeError`).
  *
  * @since 0.1.0
  * @category printing
  */
 export const show = (value: VvValue): string => {
   if (value instanceof VvList) {
-    const s = value.length > 0 ? value.text() : undefined
-    if (s !== undefined) return s
-  }
-  return showNested(value)
-}
-
-const showNested = (value: VvValue): string => {
-  if (value instanceof VvList) {
-    const s = value.length > 0 ? value.text() : undefined
-    if (s !== undefined) return JSON.stringify(s)
-    return "[" + Array.from(value, showNested).join(", ") + "]"
-  }
-  if (value instanceof VvRecord) {
-    if (value.fields.size === 0) return "{}"
-    const names = Array.from(value.fields.keys()).sort()
-    return "{ " + names.map((name) => `${name} = ${showNested(value.fields.get(name)!)}`).join(", ") + " }"
+    const s = value.text()
+    return s !== undefined ? s : showList(value)
   }
   if (value instanceof VvChar) return value.toString()
-  if (value instanceof VvFunction) return `<fun ${value.name}>`
-  if (value instanceof VvUserdata) return "<userdata>"
-  return String(value)
+  return showScalar(value)
+}
+
+const showList = (list: VvList): string => "[" + Array.from(list, showElement).join(", ") + "]"
+
+/** An element of a list, as the reference's `String()` of a value. */
+const showElement = (value: VvValue): string => {
+  if (value instanceof VvList) {
+    const s = value.length > 0 ? value.text() : undefined
+    return s !== undefined ? `"${s}"` : showList(value)
+  }
+  if (value instanceof VvChar) return `'${value.toString()}'`
+  return showScalar(value)
+}
+
+const showScalar = (value: VvValue): string => {
+  switch (typeof value) {
+    case "boolean":
+      return value ? "true" : "false"
+    case "bigint":
+      return value.toString()
+    case "number":
+      return formatFloat(value)
+  }
+  if (value instanceof VvRecord) {
+    const names = Array.from(value.fields.keys()).sort()
+    return "{ " + names.map((name) => `${name} = ${show(value.fields.get(name)!)}`).join(", ") + " }"
+  }
+  if (value instanceof VvFunction) return "<function>"
+  return "<userdata>"
 }
 
 // ---- the host ---------------------------------------------------------------------------------

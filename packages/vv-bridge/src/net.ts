@@ -45,8 +45,8 @@ export const modulePath = "std/net.vv"
  * The bridge's `std/net.vv`: the extern declarations of the natives, and `reader(conn)` /
  * `writer(conn)`, which wrap a connection in the generalized reader and writer records of
  * `std/io` (`{ conn, read = fun(r, n), close = fun(r) }`, `{ conn, write = fun(w, bytes),
- * close = fun(w) }`; method convention: the record comes first). They return the record
- * itself, so `try net.reader(c)` and `net.reader(c)` both work.
+ * close = fun(w) }`; method convention: the record comes first). As in the reference
+ * runtime's `std/net.vv`, they return the record as an ok result: `try net.reader(c)`.
  *
  * @since 0.1.0
  * @category constants
@@ -79,22 +79,24 @@ pub extern "native" fun set_read_timeout(conn, ms)
 /// Sets the write deadline, as set_read_timeout does for reads.
 pub extern "native" fun set_write_timeout(conn, ms)
 
-/// The connection as a generalized reader: { conn, read = fun(r, n), close = fun(r) }.
+/// The connection as a generalized reader, ok({ conn, read = fun(r, n), close = fun(r) }):
+/// let r = try net.reader(conn).
 pub fun reader(conn)
-    return {
+    return { type = "ok", value = {
         conn = conn,
         read = fun(r, n) return read(r.conn, n) end,
         close = fun(r) return close(r.conn) end
-    }
+    } }
 end
 
-/// The connection as a generalized writer: { conn, write = fun(w, bytes), close = fun(w) }.
+/// The connection as a generalized writer, ok({ conn, write = fun(w, bytes), close = fun(w) }):
+/// let w = try net.writer(conn).
 pub fun writer(conn)
-    return {
+    return { type = "ok", value = {
         conn = conn,
         write = fun(w, bytes) return write(w.conn, bytes) end,
         close = fun(w) return close(w.conn) end
-    }
+    } }
 end
 `
 

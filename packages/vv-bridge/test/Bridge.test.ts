@@ -1,4 +1,7 @@
+import * as MemoryNet from "@vvnet/core/MemoryNet"
 import * as Layer from "effect/Layer"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { Bridge, DefaultHost, StdChannel, StdNet, StdSync, VvRuntimeError } from "../src/index.js"
 import {
@@ -33,7 +36,7 @@ const externs = (source: string): Map<string, Array<string>> =>
 
 describe("Bridge", () => {
   it("registers natives per logical module path, matching the externs of its module texts", () => {
-    const bridge = Bridge.make(DefaultHost.host)
+    const bridge = Bridge.make(DefaultHost.host, { layer: MemoryNet.layer })
     expect(Bridge.modulePaths).toEqual(["std/net.vv", "std/channel.vv", "std/sync.vv"])
     const expected: Record<string, Array<string>> = {
       "std/net.vv": ["dial", "listen", "accept", "read", "write", "close", "set_read_timeout", "set_write_timeout"],
@@ -56,16 +59,38 @@ describe("Bridge", () => {
     return bridge.dispose()
   }, 10_000)
 
-  it("net.vv defines reader and writer records over the natives", () => {
+  it("net.vv defines reader and writer records over the natives, returned as ok results", () => {
     const source = StdNet.source
     expect(source).toMatch(/^pub fun reader\(conn\)$/m)
     expect(source).toMatch(/^pub fun writer\(conn\)$/m)
+    // as the reference runtime's std/net.vv: ok(record), so `try net.reader(conn)` is the idiom
+    const body = (name: string) => source.slice(source.indexOf(`pub fun ${name}(conn)`)).split(/^end$/m)[0]!
+    expect(body("reader")).toMatch(/^ {4}return \{ type = "ok", value = \{$/m)
+    expect(body("writer")).toMatch(/^ {4}return \{ type = "ok", value = \{$/m)
     expect(source).toContain("read = fun(r, n) return read(r.conn, n) end")
     expect(source).toContain("close = fun(r) return close(r.conn) end")
     expect(source).toContain("write = fun(w, bytes) return write(w.conn, bytes) end")
     expect(source).toContain("close = fun(w) return close(w.conn) end")
     // externs come before the other statements
     expect(source.lastIndexOf("extern")).toBeLessThan(source.indexOf("pub fun"))
+  }, 5_000)
+
+  it("takes its Net layer as an argument: it depends on no adapter (no @vvnet/node-adapter)", () => {
+    const packageDir = Path.resolve(import.meta.dirname, "..")
+    const manifest = JSON.parse(Fs.readFileSync(Path.join(packageDir, "package.json"), "utf8"))
+    expect(Object.keys(manifest.dependencies ?? {})).toEqual(["@vvnet/core"])
+    const sources = Fs.readdirSync(Path.join(packageDir, "src"), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+    expect(sources.length).toBeGreaterThan(0)
+    for (const file of sources) {
+      expect(Fs.readFileSync(Path.join(packageDir, "src", file), "utf8"), file).not.toMatch(
+        /(from |import\()"@vvnet\/node-adapter/
+      )
+    }
+    expect("nodeNetLayer" in Bridge).toBe(false)
+    // @ts-expect-error the layer is required
+    const noLayer = () => Bridge.make(DefaultHost.host)
+    expect(noLayer).toBeTypeOf("function")
   }, 5_000)
 
   it("a failure to build the Net layer rejects the natives that need it with a runtime error", async () => {

@@ -83,15 +83,35 @@ describe("DefaultHost values", () => {
     expect(equals(u, new VvUserdata({}))).toBe(false)
   }, 5_000)
 
-  it("show prints as console.print does", () => {
+  it("show is the one printer (console.print, the log lines), in the reference runtime's format", () => {
     expect(show(chars("hello"))).toBe("hello")
     expect(show(DefaultHost.ints([104, 105]))).toBe("[104, 105]")
-    expect(show(VvList.of())).toBe("[]")
-    expect(show(DefaultHost.error("timeout"))).toBe(`{ type = "error", value = "timeout" }`)
-    expect(show(new VvRecord({ b: 1n, a: true }))).toBe("{ a = true, b = 1 }")
+    expect(show(VvList.fromBytes(new Uint8Array([1, 2])))).toBe("[1, 2]")
+    // an empty list is the empty string; inside a list it is []
+    expect(show(VvList.of())).toBe("")
+    expect(show(VvList.of(VvList.of(), chars("ab"), VvChar.of(99), 1n))).toBe(`[[], "ab", 'c', 1]`)
+    // record fields print as at top level; the empty record is {  }
+    expect(show(DefaultHost.error("timeout"))).toBe("{ type = error, value = timeout }")
+    expect(show(new VvRecord({ b: 1n, a: true, c: VvChar.of(120), d: VvList.of() }))).toBe(
+      "{ a = true, b = 1, c = x, d =  }"
+    )
+    expect(show(new VvRecord())).toBe("{  }")
+    expect(show(new VvRecord({ l: VvList.of(chars("x"), new VvRecord()) }))).toBe(`{ l = ["x", {  }] }`)
     expect(show(new VvUserdata({}))).toBe("<userdata>")
-    expect(show(DefaultHost.fun("handler", 1, () => true))).toBe("<fun handler>")
-    expect(show(1.5)).toBe("1.5")
+    expect(show(DefaultHost.fun("handler", 1, () => true))).toBe("<function>")
+    // floats as Go's %g
+    expect([1.5, 1, 1e6, 123456, 1e-5, 0.0001, -0, NaN, -Infinity].map(show)).toEqual([
+      "1.5",
+      "1",
+      "1e+06",
+      "123456",
+      "1e-05",
+      "0.0001",
+      "-0",
+      "NaN",
+      "-Inf"
+    ])
+    expect(DefaultHost.formatFloat(1.5e300)).toBe("1.5e+300")
     expect(show(VvChar.of(97))).toBe("a")
   }, 5_000)
 

@@ -16,6 +16,7 @@ import {
   int,
   ints,
   isNone,
+  isOkNone,
   list,
   makeHarness,
   networks,
@@ -79,7 +80,7 @@ describe.each(networks)("std/net over $name", (network) => {
     expect(tryOk(await h.net("write", server, chars("ok")))).toBe(2n)
     expect(bytesOf(tryOk(await h.net("read", client, int(2))))).toEqual([111, 107])
 
-    for (const x of [server, client, listener]) expect(isNone(tryOk(await h.net("close", x)))).toBe(true)
+    for (const x of [server, client, listener]) expect(isOkNone(await h.net("close", x))).toBe(true)
     expect(h.logs).toEqual([])
   }, 10_000)
 
@@ -145,27 +146,27 @@ describe.each(networks)("std/net over $name", (network) => {
   it("a second close is an error result; so is any use of a closed connection", async () => {
     const h = setup()
     const { client, listener, server } = await pair(h)
-    expect(isNone(tryOk(await h.net("close", client)))).toBe(true)
+    expect(isOkNone(await h.net("close", client))).toBe(true)
     const again = errorMessage(await h.net("close", client))
     expect(again).toMatch(/^close (tcp|unix) .*: use of closed network connection$/)
     expect(errorMessage(await h.net("read", client, int(1)))).toContain("use of closed network connection")
     expect(errorMessage(await h.net("write", client, chars("x")))).toContain("use of closed network connection")
     expect(errorMessage(await h.net("set_read_timeout", client, int(10)))).toContain("use of closed network connection")
 
-    expect(isNone(tryOk(await h.net("close", listener)))).toBe(true)
+    expect(isOkNone(await h.net("close", listener))).toBe(true)
     expect(errorMessage(await h.net("close", listener))).toBe(
       `close ${network.network} ${addressOf(listener)}: use of closed network connection`
     )
     // closing the listener leaves accepted connections open
     expect(bytesOf(tryOk(await h.net("read", server, int(1))))).toEqual([])
-    expect(isNone(tryOk(await h.net("close", server)))).toBe(true)
+    expect(isOkNone(await h.net("close", server))).toBe(true)
     expect(errorMessage(await h.net("close", server))).toContain("use of closed network connection")
   }, 10_000)
 
   it("a read past an absolute deadline is an i/o timeout; after clearing it the next read gets the data", async () => {
     const h = setup()
     const { client, server } = await pair(h)
-    expect(isNone(tryOk(await h.net("set_read_timeout", server, int(50))))).toBe(true)
+    expect(isOkNone(await h.net("set_read_timeout", server, int(50)))).toBe(true)
     const started = Date.now()
     const timedOut = errorMessage(await h.net("read", server, int(10)))
     expect(timedOut).toContain("i/o timeout")
@@ -175,7 +176,7 @@ describe.each(networks)("std/net over $name", (network) => {
     expect(errorMessage(await h.net("read", server, int(10)))).toContain("i/o timeout")
 
     tryOk(await h.net("write", client, chars("hi")))
-    expect(isNone(tryOk(await h.net("set_read_timeout", server, int(0))))).toBe(true)
+    expect(isOkNone(await h.net("set_read_timeout", server, int(0)))).toBe(true)
     expect(bytesOf(tryOk(await h.net("read", server, int(10))))).toEqual([104, 105])
   }, 10_000)
 
@@ -193,8 +194,8 @@ describe.each(networks)("std/net over $name", (network) => {
     tryOk(await h.net("write", client, chars("late")))
     expect(bytesOf(tryOk(await reading))).toEqual([108, 97, 116, 101])
 
-    expect(isNone(tryOk(await h.net("set_write_timeout", client, int(1000))))).toBe(true)
-    expect(isNone(tryOk(await h.net("set_write_timeout", client, int(0))))).toBe(true)
+    expect(isOkNone(await h.net("set_write_timeout", client, int(1000)))).toBe(true)
+    expect(isOkNone(await h.net("set_write_timeout", client, int(0)))).toBe(true)
   }, 10_000)
 
   it(

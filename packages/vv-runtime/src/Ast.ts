@@ -305,6 +305,7 @@ export interface Slice extends Node {
 export type Stmt =
   | Let
   | LetRecord
+  | LetRec
   | Begin
   | While
   | If
@@ -330,6 +331,18 @@ export interface Let extends StmtNode {
   readonly _tag: "Let"
   readonly name: string
   readonly value: Expr
+}
+/**
+ * `fun rec f(…) … also g(…) … end`: functions declared together, each of which sees every one
+ * of them (mutual recursion), as the reference runtime does: they close over a scope of their
+ * own holding all of them, and each is then declared in the current scope.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LetRec extends StmtNode {
+  readonly _tag: "LetRec"
+  readonly funs: ReadonlyArray<FunLit>
 }
 /**
  * `let { a, b as c } = value`.

@@ -1,18 +1,16 @@
 /**
- * The vv parser: tokens to a `Module` (see `Ast.ts`), by recursive descent. Precedence, lowest
+ * The vv parser: tokens to a `Module` (see `Ast.ts`), by recursive descent. This module parses
+ * modules and statements; `internal/expressionParser.ts` parses expressions (precedence, lowest
  * first, all left-associative: `or`, `and`, `==`, `< <=`, `+ -`, `* / /: %`, prefix `- try`,
- * then call, field, index, slice and postfix `!`.
+ * then call, field, index, slice and postfix `!`) and `internal/tokenCursor.ts` walks the tokens.
  *
  * @since 0.1.0
  */
 import type * as Ast from "./Ast.js"
 import { SourceFile } from "./Ast.js"
-import { VvSyntaxError } from "./Errors.js"
-import type { Token } from "./Lexer.js"
+import { ExpressionParser } from "./internal/expressionParser.js"
+import { describe } from "./internal/tokenCursor.js"
 import { tokenize } from "./Lexer.js"
-
-const maxInt = (1n << 63n) - 1n
-const minIntMagnitude = 1n << 63n
 
 /** Keywords after which a bare `return` has no value (they start a statement or close a block). */
 const statementStarts = new Set([
@@ -30,83 +28,16 @@ const statementStarts = new Set([
   "import"
 ])
 
-const describe = (token: Token): string =>
-  token.kind === "eof" ? "end of file" : token.kind === "string" ? `string ${token.text}` : `'${token.text}'`
-
-class Parser {
-  private pos = 0
+class Parser extends ExpressionParser {
   /** Enclosing `while` loops in the current function (break/continue are checked statically). */
   private loops = 0
+  /** Enclosing function bodies (a `return` outside every function is a syntax error). */
+  private functions = 0
+  /** Whether the current block is the body of a `fun rec` group, which `also` ends. */
+  private inRecGroup = false
 
-  constructor(readonly source: SourceFile, private readonly tokens: ReadonlyArray<Token>) {}
-
-  // ---- token helpers ----
-
-  private peek(ahead = 0): Token {
-    return this.tokens[Math.min(this.pos + ahead, this.tokens.length - 1)]!
-  }
-
-  private next(): Token {
-    const token = this.peek()
-    if (this.pos < this.tokens.length - 1) this.pos++
-    return token
-  }
-
-  private is(text: string, ahead = 0): boolean {
-    const token = this.peek(ahead)
-    return (token.kind === "punct" || token.kind === "keyword") && token.text === text
-  }
-
-  private isWord(word: string, ahead = 0): boolean {
-    const token = this.peek(ahead)
-    return token.kind === "ident" && token.text === word
-  }
-
-  private eat(text: string): boolean {
-    if (this.is(text)) {
-      this.pos++
-      return true
-    }
-    return false
-  }
-
-  fail(offset: number, message: string): never {
-    throw new VvSyntaxError(this.source, offset, message)
-  }
-
-  private expect(text: string, context?: string): Token {
-    if (this.is(text)) return this.next()
-    const token = this.peek()
-    return this.fail(
-      token.at,
-      `expected '${text}'${context === undefined ? "" : ` ${context}`}, found ${describe(token)}`
-    )
-  }
-
-  private ident(what: string): Token {
-    const token = this.peek()
-    if (token.kind === "ident") return this.next()
-    return this.fail(
-      token.at,
-      token.kind === "keyword"
-        ? `expected ${what}, found keyword '${token.text}'`
-        : `expected ${what}, found ${describe(token)}`
-    )
-  }
-
-  private string(what: string): Token & { kind: "string" } {
-    const token = this.peek()
-    if (token.kind === "string") {
-      this.next()
-      if (token.parts.some((p) => typeof p !== "string")) this.fail(token.at, `${what} cannot interpolate`)
-      return token
-    }
-    return this.fail(token.at, `expected ${what}, found ${describe(token)}`)
-  }
-
-  private where(offset: number): string {
-    const { column, line } = this.source.position(offset)
-    return `${line}:${column}`
+  protected parseInterpolation(start: number, end: number): Ast.Expr {
+    return parseExpression(this.source, start, end)
   }
 
   // ---- modules ----
@@ -132,7 +63,7 @@ class Parser {
         continue
       }
       const stmt = this.parseStmt()
-      if (pub && stmt._tag !== "Let" && stmt._tag !== "LetRecord") {
+      if (pub && stmt._tag !== "Let" && stmt._tag !== "LetRecord" && stmt._tag !== "LetRec") {
         this.fail(stmt.at, "'pub' applies to 'let', 'fun' and 'extern' declarations only")
       }
       items.push({ pub, node: stmt })
@@ -191,11 +122,21 @@ class Parser {
     return body
   }
 
-  /** Statements up to `end`, `else` or the end of the text (not consumed). */
+  /** Statements up to `end`, `else`, `also` in a `fun rec` group, or the end of the text (not consumed). */
   private parseBlock(): Array<Ast.Stmt> {
     const body: Array<Ast.Stmt> = []
-    while (!this.is("end") && !this.is("else") && this.peek().kind !== "eof") body.push(this.parseStmt())
+    while (!this.is("end") && !this.is("else") && !this.atAlso() && this.peek().kind !== "eof") {
+      body.push(this.parseStmt())
+    }
     return body
+  }
+
+  /**
+   * `also g(` inside a `fun rec` group: the next function of the group. `also` is a word, not
+   * a keyword: elsewhere it stays an ordinary name.
+   */
+  private atAlso(): boolean {
+    return this.inRecGroup && this.isWord("also") && this.peek(1).kind === "ident" && this.is("(", 2)
   }
 
   parseStmt(): Ast.Stmt {
@@ -243,6 +184,8 @@ class Parser {
         }
         case "return": {
           this.next()
+          // as the reference runtime: a `return` outside every function is an error
+          if (this.functions === 0) this.fail(at, "return statement is not allowed here (must be inside a function)")
           const following = this.peek()
           const bare = following.kind === "eof" ||
             (following.kind === "keyword" && statementStarts.has(following.text)) ||
@@ -302,11 +245,50 @@ class Parser {
 
   private parseFunDecl(): Ast.Stmt {
     const at = this.next().at
-    // `fun rec f(…)`: accepted; a function can already call itself through its own binding
-    if (this.isWord("rec") && this.peek(1).kind === "ident") this.next()
+    if (this.isWord("rec") && this.peek(1).kind === "ident") return this.parseFunRec(at)
     const name = this.ident("a function name").text
     const fn = this.parseFunRest(at, name)
     return { _tag: "Let", at, name, value: fn }
+  }
+
+  /** `fun rec f(…) … also g(…) … end`, its `fun` consumed. */
+  private parseFunRec(at: number): Ast.LetRec {
+    this.next() // rec
+    const funs: Array<Ast.FunLit> = []
+    let fnAt = at
+    for (;;) {
+      const name = this.ident("a function name").text
+      const params = this.parseParams()
+      const body = this.inFunction(true, () => this.parseBlock())
+      funs.push({ _tag: "Fun", at: fnAt, end: this.tokens[this.pos - 1]!.end, name, params, body })
+      if (this.isWord("also")) {
+        fnAt = this.next().at
+        continue
+      }
+      if (!this.is("end")) {
+        this.fail(
+          this.peek().at,
+          `expected 'also' or 'end' to close 'fun rec' at ${this.where(at)}, found ${describe(this.peek())}`
+        )
+      }
+      this.next()
+      return { _tag: "LetRec", at, funs }
+    }
+  }
+
+  /** Parses a function body: loops, `return` and `also` as they are inside a new function. */
+  private inFunction<A>(recGroup: boolean, parse: () => A): A {
+    const { inRecGroup, loops } = this
+    this.loops = 0
+    this.functions++
+    this.inRecGroup = recGroup
+    try {
+      return parse()
+    } finally {
+      this.loops = loops
+      this.functions--
+      this.inRecGroup = inRecGroup
+    }
   }
 
   private parseIf(): Ast.Stmt {
@@ -350,223 +332,10 @@ class Parser {
   }
 
   /** Parameters and body of a function whose `fun` (and name) are already consumed. */
-  private parseFunRest(at: number, name: string): Ast.FunLit {
+  protected parseFunRest(at: number, name: string): Ast.FunLit {
     const params = this.parseParams()
-    const loops = this.loops
-    this.loops = 0
-    try {
-      const body = this.parseBody("fun", at)
-      return { _tag: "Fun", at, end: this.tokens[this.pos - 1]!.end, name, params, body }
-    } finally {
-      this.loops = loops
-    }
-  }
-
-  // ---- expressions ----
-
-  parseExpr(): Ast.Expr {
-    return this.parseBinary(0)
-  }
-
-  private static readonly levels: ReadonlyArray<ReadonlyArray<Ast.BinaryOp>> = [
-    ["or"],
-    ["and"],
-    ["=="],
-    ["<", "<="],
-    ["+", "-"],
-    ["*", "/", "/:", "%"]
-  ]
-
-  private parseBinary(level: number): Ast.Expr {
-    if (level === Parser.levels.length) return this.parseUnary()
-    const ops = Parser.levels[level]!
-    let left = this.parseBinary(level + 1)
-    for (;;) {
-      const token = this.peek()
-      if ((token.kind !== "punct" && token.kind !== "keyword") || !ops.includes(token.text as Ast.BinaryOp)) return left
-      this.next()
-      const right = this.parseBinary(level + 1)
-      left = { _tag: "Binary", at: left.at, end: right.end, op: token.text as Ast.BinaryOp, left, right }
-    }
-  }
-
-  private parseUnary(): Ast.Expr {
-    const token = this.peek()
-    if (this.is("-")) {
-      this.next()
-      const literal = this.peek()
-      // fold a negative int literal, so -9223372036854775808 is in range
-      if (literal.kind === "int" && !this.isPostfixStart(1)) {
-        this.next()
-        if (literal.value > minIntMagnitude) {
-          this.fail(literal.at, `integer literal ${literal.text} is out of the 64-bit range`)
-        }
-        return { _tag: "Int", at: token.at, end: literal.end, value: -literal.value }
-      }
-      const expr = this.parseUnary()
-      return { _tag: "Neg", at: token.at, end: expr.end, expr }
-    }
-    if (this.is("try")) {
-      this.next()
-      const expr = this.parseUnary()
-      return { _tag: "Try", at: token.at, end: expr.end, expr }
-    }
-    return this.parsePostfix()
-  }
-
-  private isPostfixStart(ahead: number): boolean {
-    return this.is("(", ahead) || this.is(".", ahead) || this.is("[", ahead) || this.is("!", ahead)
-  }
-
-  private parsePostfix(): Ast.Expr {
-    let expr = this.parsePrimary()
-    for (;;) {
-      if (this.is("(")) {
-        this.next()
-        const args = this.parseArgs(")")
-        const close = this.expect(")", "to close the argument list")
-        expr = { _tag: "Call", at: expr.at, end: close.end, callee: expr, args }
-      } else if (this.is(".")) {
-        this.next()
-        const token = this.peek()
-        if (token.kind !== "ident" && token.kind !== "keyword") {
-          this.fail(token.at, `expected a field name after '.', found ${describe(token)}`)
-        }
-        this.next()
-        expr = { _tag: "Field", at: expr.at, end: token.end, object: expr, name: token.text }
-      } else if (this.is("[")) {
-        this.next()
-        let start: Ast.Expr | undefined
-        if (!this.is(":")) start = this.parseExpr()
-        if (this.eat(":")) {
-          const stop = this.is("]") ? undefined : this.parseExpr()
-          const close = this.expect("]", "to close the slice")
-          expr = { _tag: "Slice", at: expr.at, end: close.end, object: expr, start, stop }
-        } else {
-          const close = this.expect("]", "to close the index")
-          expr = { _tag: "Index", at: expr.at, end: close.end, object: expr, index: start! }
-        }
-      } else if (this.is("!")) {
-        const bang = this.next()
-        expr = { _tag: "Try", at: expr.at, end: bang.end, expr }
-      } else {
-        return expr
-      }
-    }
-  }
-
-  private parseArgs(close: string): Array<Ast.Expr> {
-    const args: Array<Ast.Expr> = []
-    while (!this.is(close)) {
-      args.push(this.parseExpr())
-      if (!this.eat(",")) break
-    }
-    return args
-  }
-
-  private parsePrimary(): Ast.Expr {
-    const token = this.peek()
-    const at = token.at
-    switch (token.kind) {
-      case "int":
-        this.next()
-        if (token.value > maxInt) this.fail(at, `integer literal ${token.text} is out of the 64-bit range`)
-        return { _tag: "Int", at, end: token.end, value: token.value }
-      case "float":
-        this.next()
-        return { _tag: "Float", at, end: token.end, value: token.value }
-      case "string": {
-        this.next()
-        return this.stringLiteral(token)
-      }
-      case "ident":
-        this.next()
-        return { _tag: "Ident", at, end: token.end, name: token.text }
-      case "keyword":
-        switch (token.text) {
-          case "true":
-          case "false":
-            this.next()
-            return { _tag: "Bool", at, end: token.end, value: token.text === "true" }
-          case "fun":
-            this.next()
-            return this.parseFunRest(at, "<anonymous>")
-          case "not":
-          case "len": {
-            this.next()
-            this.expect("(", `after '${token.text}'`)
-            const expr = this.parseExpr()
-            const close = this.expect(")", `to close '${token.text}('`)
-            return token.text === "not"
-              ? { _tag: "Not", at, end: close.end, expr }
-              : { _tag: "Len", at, end: close.end, expr }
-          }
-        }
-        break
-      case "punct":
-        switch (token.text) {
-          case "(": {
-            this.next()
-            const expr = this.parseExpr()
-            this.expect(")", "to close '('")
-            return expr
-          }
-          case "[": {
-            this.next()
-            const items = this.parseArgs("]")
-            const close = this.expect("]", "to close the list")
-            return { _tag: "List", at, end: close.end, items }
-          }
-          case "{":
-            return this.parseRecord()
-        }
-        break
-    }
-    return this.fail(at, `expected an expression, found ${describe(token)}`)
-  }
-
-  private parseRecord(): Ast.Expr {
-    const at = this.next().at
-    const fields: Array<{ name: string; value: Ast.Expr }> = []
-    const seen = new Set<string>()
-    while (!this.is("}")) {
-      const token = this.peek()
-      if (token.kind !== "ident" && token.kind !== "keyword") {
-        this.fail(token.at, `expected a field name, found ${describe(token)}`)
-      }
-      this.next()
-      if (seen.has(token.text)) this.fail(token.at, `duplicate field '${token.text}' in a record`)
-      seen.add(token.text)
-      if (this.eat("=")) {
-        fields.push({ name: token.text, value: this.parseExpr() })
-      } else {
-        if (token.kind === "keyword") this.fail(token.at, `expected '=' after field '${token.text}'`)
-        fields.push({ name: token.text, value: { _tag: "Ident", at: token.at, end: token.end, name: token.text } })
-      }
-      if (!this.eat(",")) break
-    }
-    const close = this.expect("}", "to close the record")
-    return { _tag: "Record", at, end: close.end, fields }
-  }
-
-  private stringLiteral(token: Token & { kind: "string" }): Ast.Expr {
-    const { at, end } = token
-    if (token.quote === "'" && token.parts.length === 1) {
-      const text = token.parts[0] as string
-      const cp = text.codePointAt(0)
-      if (cp !== undefined && String.fromCodePoint(cp).length === text.length) {
-        return { _tag: "Char", at, end, codePoint: cp }
-      }
-    }
-    const parts = token.parts.map((part) =>
-      typeof part === "string" ? part : parseExpression(this.source, part.start, part.end)
-    )
-    return { _tag: "String", at, end, parts }
-  }
-
-  expectEnd(): void {
-    const token = this.peek()
-    if (token.kind !== "eof") this.fail(token.at, `unexpected ${describe(token)}`)
+    const body = this.inFunction(false, () => this.parseBody("fun", at))
+    return { _tag: "Fun", at, end: this.tokens[this.pos - 1]!.end, name, params, body }
   }
 }
 

@@ -97,7 +97,23 @@ export interface TestOutcome {
 }
 
 /**
- * The outcomes of `testFiles`.
+ * The outcome of one file, as `vv test` reports it (the reference runtime's format): it passed
+ * when it loaded and every test that ran passed. `failedTest` names the test that failed
+ * (`undefined` when the file could not load, or failed outside a test); `error` is that failure.
+ * `file` is the path as given to `testFiles`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FileOutcome {
+  readonly file: string
+  readonly passed: boolean
+  readonly failedTest: string | undefined
+  readonly error: unknown
+}
+
+/**
+ * The outcomes of `testFiles`: per test (`outcomes`, with the counts) and per file (`files`).
  *
  * @since 0.1.0
  * @category models
@@ -106,21 +122,42 @@ export interface TestReport {
   readonly outcomes: ReadonlyArray<TestOutcome>
   readonly passed: number
   readonly failed: number
+  /**
+   * One entry per file, in order.
+   *
+   * @since 0.2.0
+   */
+  readonly files: ReadonlyArray<FileOutcome>
+}
+
+/**
+ * Options of `testFiles`: a runtime's `Options`, and
+ *
+ * - `onOutcome`: called as each test ends;
+ * - `onFile`: called as each file ends;
+ * - `stopAtFirstFailure`: stop a file's tests at its first failing test, as the reference
+ *   runtime's `vv test` does (default: run every test).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface TestOptions extends Options {
+  readonly onOutcome?: ((outcome: TestOutcome) => void) | undefined
+  readonly onFile?: ((outcome: FileOutcome) => void) | undefined
+  readonly stopAtFirstFailure?: boolean | undefined
 }
 
 /**
  * Runs the tests of each file, in order, each file with its own runtime (disposed after its
  * tests): its imports, externs and `let`/`fun` declarations, then each `test` block. Calls
- * `onOutcome` as each test ends.
+ * `onOutcome` as each test ends and `onFile` as each file ends.
  *
  * @since 0.1.0
  * @category running
  */
-export const testFiles = async (
-  files: ReadonlyArray<string>,
-  options?: Options & { readonly onOutcome?: ((outcome: TestOutcome) => void) | undefined }
-): Promise<TestReport> => {
+export const testFiles = async (files: ReadonlyArray<string>, options?: TestOptions): Promise<TestReport> => {
   const outcomes: Array<TestOutcome> = []
+  const fileOutcomes: Array<FileOutcome> = []
   const record = (outcome: TestOutcome) => {
     outcomes.push(outcome)
     options?.onOutcome?.(outcome)
@@ -128,6 +165,7 @@ export const testFiles = async (
   for (const file of files) {
     const runtime = new Runtime(options)
     let started = Date.now()
+    let fileOutcome: FileOutcome = { file, passed: true, failedTest: undefined, error: undefined }
     try {
       const instance = loadFile(runtime, file)
       const name = instance.source.name
@@ -139,14 +177,19 @@ export const testFiles = async (
           record({ file: name, test: test.name, passed: true, error: undefined, ms: Date.now() - started })
         } catch (error) {
           record({ file: name, test: test.name, passed: false, error, ms: Date.now() - started })
+          if (fileOutcome.passed) fileOutcome = { file, passed: false, failedTest: test.name, error }
+          if (options?.stopAtFirstFailure === true) break
         }
       }
     } catch (error) {
       record({ file, test: undefined, passed: false, error, ms: Date.now() - started })
+      fileOutcome = { file, passed: false, failedTest: undefined, error }
     } finally {
       await runtime.dispose()
     }
+    fileOutcomes.push(fileOutcome)
+    options?.onFile?.(fileOutcome)
   }
   const passed = outcomes.filter((o) => o.passed).length
-  return { outcomes, passed, failed: outcomes.length - passed }
+  return { outcomes, passed, failed: outcomes.length - passed, files: fileOutcomes }
 }

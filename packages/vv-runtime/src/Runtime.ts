@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type * as Net from "@vvnet/core/Net"
+import * as NodeNet from "@vvnet/node-adapter/NodeNet"
 import { Bridge, DefaultHost, Host } from "@vvnet/vv-bridge"
 import type * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
@@ -18,6 +19,7 @@ import { VvError } from "./Errors.js"
 import { Evaluator, mainTask, ModuleInstance, nativeFunction, type Task } from "./Evaluator.js"
 import { parse } from "./Parser.js"
 import { stdNatives } from "./std/natives.js"
+import { makeRecursionLimit } from "./std/natives/sys.js"
 import type { VvRecord, VvValue } from "./Values.js"
 
 const moduleDirectory = Path.dirname(fileURLToPath(import.meta.url))
@@ -42,13 +44,24 @@ export const stdDirectory: string = Fs.existsSync(Path.join(moduleDirectory, "st
  * @category constants
  */
 export const bundledStdModules: ReadonlyArray<string> = [
+  "std/bool.vv",
+  "std/char.vv",
   "std/console.vv",
+  "std/encoding/sjis.vv",
   "std/encoding/utf8.vv",
+  "std/float.vv",
+  "std/fs/dir.vv",
+  "std/fs/file.vv",
+  "std/int.vv",
   "std/io/bytes.vv",
   "std/io/text.vv",
   "std/list.vv",
+  "std/math.vv",
   "std/option.vv",
+  "std/random.vv",
+  "std/record.vv",
   "std/result.vv",
+  "std/string.vv",
   "std/sys.vv"
 ]
 
@@ -57,7 +70,8 @@ export const bundledStdModules: ReadonlyArray<string> = [
  *
  * - `stdout`: where `console.print` writes (default: `process.stdout`).
  * - `log`: the bridge's log (a failed accept handler); default: stderr, prefixed `vv: `.
- * - `layer`: the `Net` of the bridge (default: real sockets; tests may pass `MemoryNet.layer`).
+ * - `layer`: the `Net` of the bridge (default: real sockets, `NodeNet.layer` from
+ *   `@vvnet/node-adapter`; tests may pass `MemoryNet.layer`).
  * - `cwd`: the directory file names in messages are relative to (default: `process.cwd()`).
  * - `natives`: more natives, by module path and name (a host's own modules).
  *
@@ -101,6 +115,8 @@ export class Runtime {
   readonly evaluator: Evaluator
   private readonly cwd: string
   private readonly std: ReadonlyMap<string, ReadonlyMap<string, VvValue>>
+  /** The run's nested-call limit (`sys.set_max_recursion_depth`), carried by its tasks. */
+  private readonly recursionLimit = makeRecursionLimit()
   private readonly extra: ReadonlyMap<string, ReadonlyMap<string, VvValue>>
   private readonly bridged = new Map<string, Map<string, VvValue>>()
   private readonly modules = new Map<string, Entry>()
@@ -110,13 +126,24 @@ export class Runtime {
   constructor(options: Options = {}) {
     const stdout = options.stdout ?? ((text: string) => void process.stdout.write(text))
     this.cwd = options.cwd ?? process.cwd()
-    this.std = stdNatives(stdout)
+    this.std = stdNatives(stdout, this.recursionLimit)
     this.extra = options.natives ?? new Map()
-    this.bridge = Bridge.make(DefaultHost.make({ log: options.log ?? defaultLog }), { layer: options.layer })
+    this.bridge = Bridge.make(DefaultHost.make({ log: options.log ?? defaultLog }), {
+      layer: options.layer ?? NodeNet.layer
+    })
     this.evaluator = new Evaluator({
       importModule: (path, from, location, task) => this.importModule(path, from, location, task),
       native: (modulePath, name) => this.native(modulePath, name)
     })
+  }
+
+  /**
+   * A new main task (the program, or a test), under the run's recursion limit.
+   *
+   * @internal
+   */
+  private task(): Task {
+    return { ...mainTask(), limit: this.recursionLimit }
   }
 
   /**
@@ -268,7 +295,7 @@ export class Runtime {
    * @since 0.1.0
    */
   async run(instance: ModuleInstance): Promise<void> {
-    await this.runInstance(instance, mainTask())
+    await this.runInstance(instance, this.task())
   }
 
   /**
@@ -281,7 +308,7 @@ export class Runtime {
     this.modules.set(instance.id, { state: "loading" })
     this.loading.push(instance.id)
     try {
-      await this.evaluator.runModule(instance, "test", mainTask())
+      await this.evaluator.runModule(instance, "test", this.task())
     } finally {
       this.loading.pop()
     }
@@ -295,7 +322,7 @@ export class Runtime {
    * @since 0.1.0
    */
   runTest(instance: ModuleInstance, test: Ast.Test): Promise<void> {
-    return this.evaluator.runTest(instance, test, mainTask())
+    return this.evaluator.runTest(instance, test, this.task())
   }
 
   /**

@@ -3,8 +3,9 @@
  *
  * ```
  * vv run FILE          run a program (test blocks skipped)
- * vv test FILE…        run the test blocks of each file (a directory: its .vv files); exit 1
- *                      if any failed
+ * vv test [PATH…]      run the test blocks of each file (a directory, `.` by default: its
+ *                      .vv files); per file `PASS: FILE` or `FAIL: FILE [TEST]` and the
+ *                      message, as the reference runtime reports; exit 1 if any failed
  * vv FILE              same as vv run FILE
  * ```
  *
@@ -20,7 +21,7 @@ import { expandTestPaths, runFile, testFiles } from "./Program.js"
 
 const usage = `usage:
   vv run FILE        run a vv program
-  vv test FILE...    run the test blocks of vv files (or of the .vv files in a directory)
+  vv test [PATH...]  run the test blocks of vv files (or of the .vv files in a directory; default .)
 `
 
 const describeError = (error: unknown): string =>
@@ -55,7 +56,7 @@ export const main = async (args: ReadonlyArray<string>): Promise<number> => {
     return 0
   }
   if (command === "run" && rest.length === 1) return run(rest[0]!, cwd)
-  if (command === "test" && rest.length > 0) return test(rest, cwd)
+  if (command === "test") return test(rest.length > 0 ? rest : ["."], cwd)
   if (
     command !== undefined && command !== "run" && command !== "test" && !command.startsWith("-") && rest.length === 0
   ) {
@@ -75,26 +76,36 @@ const run = async (file: string, cwd: string): Promise<number> => {
   }
 }
 
-const test = async (files: ReadonlyArray<string>, cwd: string): Promise<number> => {
-  const report = await testFiles(expandTestPaths(files, cwd), {
+/**
+ * `vv test`, reporting as the reference runtime does: one line per file, `PASS: FILE`, or
+ * `FAIL: FILE [TEST]` and the failure's message indented by two spaces; a file stops at its
+ * first failing test. (`[TEST]` is left out when the file failed outside a test.)
+ */
+const test = async (paths: ReadonlyArray<string>, cwd: string): Promise<number> => {
+  const files = expandTestPaths(paths, cwd)
+  if (files.length === 0) {
+    process.stdout.write("no .vv files found\n")
+    return 0
+  }
+  const report = await testFiles(files, {
     cwd,
-    onOutcome: (outcome) => {
-      const name = outcome.test === undefined ? outcome.file : `${outcome.file}: ${outcome.test}`
+    stopAtFirstFailure: true,
+    onFile: (outcome) => {
       if (outcome.passed) {
-        process.stdout.write(`PASS ${name} (${outcome.ms} ms)\n`)
-      } else {
-        process.stdout.write(`FAIL ${name}\n`)
-        // in a test report, say where the unhandled error was raised
-        const error = outcome.error
-        const message = error instanceof VvUnhandledError && error.location !== undefined
-          ? `${error.location}: ${error.message}`
-          : describeError(error)
-        process.stdout.write(message.replace(/^/gm, "    ") + "\n")
+        process.stdout.write(`PASS: ${outcome.file}\n`)
+        return
       }
+      const test = outcome.failedTest === undefined ? "" : ` [${outcome.failedTest}]`
+      process.stdout.write(`FAIL: ${outcome.file}${test}\n`)
+      // in a test report, say where the unhandled error was raised
+      const error = outcome.error
+      const message = error instanceof VvUnhandledError && error.location !== undefined
+        ? `${error.location}: ${error.message}`
+        : describeError(error)
+      process.stdout.write(message.replace(/^/gm, "  ") + "\n")
     }
   })
-  process.stdout.write(`${report.passed} passed, ${report.failed} failed\n`)
-  return report.failed === 0 && report.outcomes.length > 0 ? 0 : 1
+  return report.files.every((f) => f.passed) ? 0 : 1
 }
 
 /**

@@ -120,7 +120,7 @@ describe("values and operators", () => {
       console.print({ type = "error", value = "timeout" })
     `)
     ).toBe(
-      `[1, 'a', "bc", [], [2.5, true]] { a = [1, 'c'], b = x, c = { d = e } }\n  {} x <function> <userdata>\n{ type = error, value = timeout }\n`
+      `[1, 'a', "bc", [], [2.5, true]] { a = [1, 'c'], b = x, c = { d = e } }\n  {  } x <function> <userdata>\n{ type = error, value = timeout }\n`
     )
   })
 

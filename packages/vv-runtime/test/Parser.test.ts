@@ -176,7 +176,19 @@ describe("parser: statements and modules", () => {
     expect(a).toMatchObject({ _tag: "Let", name: "x" })
     expect(b).toMatchObject({ _tag: "LetRecord", fields: [{ field: "a", name: "a" }, { field: "b", name: "c" }] })
     expect(c).toMatchObject({ _tag: "Let", name: "f", value: { _tag: "Fun", name: "f", params: ["x"] } })
-    expect(d).toMatchObject({ _tag: "Let", name: "g", value: { _tag: "Fun", name: "g" } })
+    expect(d).toMatchObject({ _tag: "LetRec", funs: [{ _tag: "Fun", name: "g", params: [] }] })
+  })
+
+  it("fun rec … also … end: one statement declaring the group", { timeout }, () => {
+    const [group] = stmts("fun rec f(a) return g(a) also g(b) return f(b) also h() return 1 end")
+    expect(group).toMatchObject({
+      _tag: "LetRec",
+      funs: [
+        { _tag: "Fun", name: "f", params: ["a"], body: [{ _tag: "Return" }] },
+        { _tag: "Fun", name: "g", params: ["b"], body: [{ _tag: "Return" }] },
+        { _tag: "Fun", name: "h", params: [], body: [{ _tag: "Return" }] }
+      ]
+    })
   })
 
   it("begin, while, if / else if / else, defer, assert, break, continue, return", { timeout }, () => {

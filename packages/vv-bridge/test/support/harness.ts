@@ -5,6 +5,7 @@
  */
 import * as MemoryNet from "@vvnet/core/MemoryNet"
 import type * as Net from "@vvnet/core/Net"
+import { NodeNet } from "@vvnet/node-adapter"
 import type * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -85,6 +86,15 @@ export const bytesOf = (value: VvValue): Array<number> => {
 
 export const isNone = (value: VvValue): boolean => DefaultHost.isNone(value)
 
+/**
+ * Whether `value` is exactly ok(none): the shape, not what `try` makes of it (`tryOk` passes a
+ * non-result through, so it cannot tell ok(none) from a bare none).
+ */
+export const isOkNone = (value: VvValue): boolean => {
+  const result = DefaultHost.toResult(value)
+  return result !== undefined && result.ok && DefaultHost.isNone(result.value)
+}
+
 /** The bound address of a listener value (vv code uses fixed ports; tests use port 0). */
 export const addressOf = (listener: VvValue): string => {
   if (!(listener instanceof VvUserdata) || !(listener.handle instanceof StdNet.ListenerHandle)) {
@@ -161,7 +171,7 @@ export const memoryUnix: Network = {
 
 export const nodeTcp: Network = {
   name: "NodeNet tcp",
-  layer: () => Bridge.nodeNetLayer,
+  layer: () => NodeNet.layer,
   network: "tcp",
   listenAddress: () => "127.0.0.1:0",
   real: true
@@ -169,7 +179,7 @@ export const nodeTcp: Network = {
 
 export const nodeUnix: Network = {
   name: "NodeNet unix",
-  layer: () => Bridge.nodeNetLayer,
+  layer: () => NodeNet.layer,
   network: "unix",
   listenAddress: tempSocket,
   real: true

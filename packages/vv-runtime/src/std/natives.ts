@@ -5,7 +5,12 @@
  * - `std/console.vv`: `print(…)` (any number of values, joined by one space, then a newline);
  * - `std/list.vv`: `length`, `push`, `pop`, `shift`, `unshift`;
  * - `std/encoding/utf8.vv`: `encode(char)`, `decode(bytes)`;
- * - `std/sys.vv`: `type(value)`.
+ * - `std/sys.vv`: `type(value)`;
+ * - the other std modules' natives, each in its own file under `std/natives/`: `std/string.vv`,
+ *   `std/bool.vv`, `std/int.vv`, `std/float.vv`, `std/char.vv`, `std/math.vv`, `std/record.vv`,
+ *   `std/random.vv`, `std/fs/file.vv`, `std/fs/dir.vv`, `std/encoding/sjis.vv`, the rest of
+ *   `std/list.vv` (`replace`) and of `std/sys.vv` (`str`, `phys_eq`, `help`, the recursion
+ *   limit).
  *
  * A bad argument throws `VvRuntimeError`; the evaluator adds the call's location.
  *
@@ -27,6 +32,19 @@ import {
   VvRecord,
   type VvValue
 } from "../Values.js"
+import { type NativeModule } from "./natives/args.js"
+import { boolNatives } from "./natives/bool.js"
+import { charNatives } from "./natives/char.js"
+import { floatNatives } from "./natives/float.js"
+import { dirNatives, fileNatives } from "./natives/fs.js"
+import { intNatives } from "./natives/int.js"
+import { listNatives } from "./natives/list.js"
+import { mathNatives } from "./natives/math.js"
+import { randomNatives } from "./natives/random.js"
+import { recordNatives } from "./natives/record.js"
+import { sjisNatives } from "./natives/sjis.js"
+import { stringNatives } from "./natives/string.js"
+import { makeRecursionLimit, type RecursionLimit, sysNatives } from "./natives/sys.js"
 
 const fail = (native: string, message: string): never => {
   throw new VvRuntimeError(`${native}: ${message}`, { native })
@@ -76,14 +94,18 @@ const encoder = new TextEncoder()
 
 /**
  * The natives by module path, printing through `out` (one call per printed line, with its
- * newline).
+ * newline); `sys.set_max_recursion_depth` sets `limit`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const stdNatives = (out: (text: string) => void): ReadonlyMap<string, ReadonlyMap<string, VvValue>> => {
-  const module = (...fns: ReadonlyArray<VvFunction>) => new Map(fns.map((f) => [f.name, f]))
-  return new Map([
+export const stdNatives = (
+  out: (text: string) => void,
+  limit: RecursionLimit = makeRecursionLimit()
+): ReadonlyMap<string, ReadonlyMap<string, VvValue>> => {
+  const module = (...fns: ReadonlyArray<VvFunction>) => new Map<string, VvValue>(fns.map((f) => [f.name, f]))
+  const merge = (a: NativeModule, b: NativeModule) => new Map([...a, ...b])
+  const natives = new Map<string, ReadonlyMap<string, VvValue>>([
     [
       "std/console.vv",
       module(nativeFunction("print", undefined, (args) => {
@@ -141,4 +163,21 @@ export const stdNatives = (out: (text: string) => void): ReadonlyMap<string, Rea
     ],
     ["std/sys.vv", module(nativeFunction("type", ["value"], ([v]) => chars(kindOf(v!))))]
   ])
+  const more: ReadonlyArray<readonly [string, NativeModule]> = [
+    ["std/list.vv", listNatives()],
+    ["std/sys.vv", sysNatives(out, limit)],
+    ["std/string.vv", stringNatives()],
+    ["std/bool.vv", boolNatives()],
+    ["std/int.vv", intNatives()],
+    ["std/float.vv", floatNatives()],
+    ["std/char.vv", charNatives()],
+    ["std/math.vv", mathNatives()],
+    ["std/record.vv", recordNatives()],
+    ["std/random.vv", randomNatives()],
+    ["std/fs/file.vv", fileNatives()],
+    ["std/fs/dir.vv", dirNatives()],
+    ["std/encoding/sjis.vv", sjisNatives()]
+  ]
+  for (const [path, fns] of more) natives.set(path, merge(natives.get(path) ?? new Map(), fns))
+  return natives
 }
