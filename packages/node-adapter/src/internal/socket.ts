@@ -51,8 +51,10 @@ const tornDown = (socket: Net.Socket): boolean => {
  * @internal
  * Wraps a connected node:net Socket as a vvnet Conn. Reads flow into core's bounded buffer
  * (`pause()` above its high-water mark, so the kernel pushes back on the peer); a write resolves
- * once libuv handed every byte to the kernel (at once when `writableLength` is 0 after the call
- * and the write did not fail, else in the write callback). An `'error'` listener stays attached
+ * once libuv handed every byte to the kernel: at once when `writableLength` is 0 after the call
+ * and the write did not fail (the write then carries no callback, so Node batches its
+ * bookkeeping), else when a zero-length write queued behind it calls back (Node calls back in
+ * order; a failure is read from `socket.errored`). An `'error'` listener stays attached
  * for the socket's whole life, so no error ever reaches the process unhandled.
  *
  * Edges of the connection's life:
@@ -146,16 +148,19 @@ class SocketTransport implements Transport.ConnTransport {
       done(socket.errored ? toOsError(socket.errored) : { code: "EPIPE", syscall: "write" })
       return false
     }
-    let taken = false
-    socket.write(data, (error) => {
-      if (taken) return // reported taken at once: core must not hear of it again
-      if (error) this.salvage()
-      done(error ? toOsError(error) : undefined)
+    socket.write(data)
+    if (socket.writableLength === 0 && !socket.destroyed && socket.errored == null) return true
+    if (socket.errored != null || socket.destroyed) {
+      this.salvage()
+      done(socket.errored != null ? toOsError(socket.errored) : { code: "EPIPE", syscall: "write" })
+      return false
+    }
+    socket.write(nothing, (error) => {
+      const failure = socket.errored ?? error
+      if (failure != null) this.salvage()
+      done(failure != null ? toOsError(failure) : undefined)
     })
-    // a write the kernel refused synchronously leaves the stream errored (destroyed a tick
-    // later) with nothing queued: its callback reports the error, it is not "taken"
-    taken = socket.writableLength === 0 && !socket.destroyed && socket.errored == null
-    return taken
+    return false
   }
 
   closeWrite(done: (error?: Transport.OsError) => void): void {
