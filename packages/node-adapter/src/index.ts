@@ -23,3 +23,11 @@ export * as PlatformSocket from "./PlatformSocket.js"
  * @since 0.2.0
  */
 export * as PlatformSocketServer from "./PlatformSocketServer.js"
+
+/**
+ * Serving from several processes on one port: `NodeCluster.run` forks node:cluster workers that
+ * each run a program (their `NodeNet` listeners share the port) and stops them all on interrupt.
+ *
+ * @since 0.2.0
+ */
+export * as NodeCluster from "./NodeCluster.js"

@@ -53,8 +53,11 @@ export const closeUnixServer = (server: NodeNetModule.Server, file: SocketFile |
  * @internal
  * A unix path held by a file: a live listener → AddressInUse; a stale socket (a probe dial is
  * refused) → removed when `reclaim` is set, AddressInUse otherwise; any other file → AddressInUse.
+ * `shared` (a node:cluster worker, whose listen the primary binds and shares): a live listener
+ * is taken for the shared one and passes (a foreign one fails the primary's bind with
+ * EADDRINUSE), and a file another worker removed first is no error.
  */
-export const prepareUnixPath = (network: string, address: string, path: string, reclaim: boolean) =>
+export const prepareUnixPath = (network: string, address: string, path: string, reclaim: boolean, shared = false) =>
   Effect.gen(function*() {
     let st: Fs.Stats
     try {
@@ -77,11 +80,12 @@ export const prepareUnixPath = (network: string, address: string, path: string, 
       })
       return Effect.sync(() => probe.destroy())
     })
-    if (alive) return yield* inUse("address already in use")
+    if (alive) return shared ? undefined : yield* inUse("address already in use")
     if (!reclaim) return yield* inUse("address already in use (stale socket file; set reclaimStaleSocket to remove it)")
     try {
       Fs.unlinkSync(path)
     } catch (error) {
+      if (shared && (error as NodeJS.ErrnoException).code === "ENOENT") return
       return yield* NetError.fromErrno(toOsError(error), { op: "listen", network, address })
     }
   })
