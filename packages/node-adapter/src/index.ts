@@ -31,3 +31,10 @@ export * as PlatformSocketServer from "./PlatformSocketServer.js"
  * @since 0.2.0
  */
 export * as NodeCluster from "./NodeCluster.js"
+
+/**
+ * TLS over node:tls with vvnet's contract: `NodeTls.dial`, `NodeTls.listen`, `NodeTls.layer`.
+ *
+ * @since 0.3.0
+ */
+export * as NodeTls from "./NodeTls.js"
