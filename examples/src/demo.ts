@@ -7,13 +7,17 @@
  *                              every byte checked out in both
  *   pnpm demo serve ADDRESS    an echo server left running (tcp "127.0.0.1:7000", or a unix
  *                              path); try it with `nc 127.0.0.1 7000`; Ctrl-C stops it cleanly
+ *   pnpm demo serve ADDRESS --workers N
+ *                              the same echo server in N processes (node:cluster workers, one
+ *                              shared port or path, NodeCluster.run); Ctrl-C stops them all
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Conn, Net, NetError } from "@vvnet/core"
-import { NodeNet } from "@vvnet/node-adapter"
+import { NodeCluster, NodeNet } from "@vvnet/node-adapter"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -173,22 +177,66 @@ const runVv = Effect.gen(function*() {
 const serve = (address: string) =>
   Effect.gen(function*() {
     const network = address.includes("/") ? "unix" : "tcp"
+    // in a node:cluster worker (--workers), "worker N (pid P): " before each line
+    const who = Option.match(yield* NodeCluster.workerId, {
+      onNone: () => "",
+      onSome: (id) => `worker ${id} (pid ${process.pid}): `
+    })
     const listener = yield* Net.listen(network, address)
     yield* Net.serve(listener, (conn) =>
       Effect.zipRight(
-        Console.log(`connection from ${conn.remoteAddress || "(unix peer)"}`),
+        Console.log(`${who}connection from ${conn.remoteAddress || "(unix peer)"}`),
         echo(conn)
       ))
-    yield* Console.log(`echo server on ${network} ${listener.address}; Ctrl-C to stop`)
+    yield* Console.log(`${who}echo server on ${network} ${listener.address}; Ctrl-C to stop`)
     return yield* Effect.never
-  }).pipe(Effect.onInterrupt(() => Console.log("echo server stopped")))
+  }).pipe(
+    Effect.scoped,
+    Effect.onInterrupt(() =>
+      Effect.flatMap(NodeCluster.workerId, (id) =>
+        Console.log(
+          Option.match(id, { onNone: () => "echo server stopped", onSome: (id) => `worker ${id}: echo server stopped` })
+        ))
+    )
+  )
 
-const [command, argument] = process.argv.slice(2)
+/**
+ * `serve` in `workers` processes: node:cluster workers each run `serve(address)`, sharing one
+ * port (or unix path); Ctrl-C (SIGINT) reaches them all and the primary waits for every one.
+ */
+const serveWorkers = (address: string, workers: number) =>
+  Effect.gen(function*() {
+    if (!(yield* NodeCluster.isWorker)) {
+      yield* Console.log(`echo server: ${workers} worker processes on ${address} (primary pid ${process.pid})`)
+    }
+    yield* NodeCluster.run(serve(address), { workers })
+  }).pipe(Effect.onInterrupt(() =>
+    Effect.flatMap(NodeCluster.isWorker, (worker) => worker ? Effect.void : Console.log("all workers stopped"))
+  ))
+
+/** `serve ADDRESS [--workers N]`: the address (default 127.0.0.1:7000) and N (default 1: one process). */
+const parseServe = (args: ReadonlyArray<string>) => {
+  const rest = [...args]
+  let workers = 1
+  const flag = rest.indexOf("--workers")
+  if (flag >= 0) {
+    const value = rest[flag + 1]
+    workers = Number(value)
+    if (value === undefined || !Number.isSafeInteger(workers) || workers < 1) {
+      return Effect.fail(new Error(`--workers needs a positive integer, got ${value ?? "nothing"}`))
+    }
+    rest.splice(flag, 2)
+  }
+  const address = rest[0] ?? "127.0.0.1:7000"
+  return Effect.succeed(flag >= 0 ? serveWorkers(address, workers) : serve(address))
+}
+
+const [command, ...args] = process.argv.slice(2)
 const program = command === "serve"
-  ? serve(argument ?? "127.0.0.1:7000")
+  ? Effect.flatten(parseServe(args))
   : command === undefined
   ? demo
-  : Effect.fail(new Error(`unknown command ${command}; usage: pnpm demo [serve ADDRESS]`))
+  : Effect.fail(new Error(`unknown command ${command}; usage: pnpm demo [serve ADDRESS [--workers N]]`))
 
 // Errors are reported as one line (the typed error's Go-style message), not a stack trace.
 // Ctrl-C (an interruption) is the way `serve` is meant to end: exit status 0, not 130.
