@@ -26,7 +26,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type * as Crypto from "node:crypto"
+import * as Crypto from "node:crypto"
 import * as Tls from "node:tls"
 import { owned } from "./internal/owned.js"
 import { resolveTarget } from "./internal/resolve.js"
@@ -291,12 +291,39 @@ const pemList = (pem: Pem | undefined) =>
     ? pem
     : Buffer.from(pem as Uint8Array)
 
+const certificateBlock = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
+
+/**
+ * The reason `ca` does not parse, or undefined: node:tls silently skips what it cannot read
+ * there, which would turn a typo into "unknown authority" at every dial.
+ */
+const invalidCa = (ca: Pem | undefined): string | undefined => {
+  if (ca === undefined) return undefined
+  const entries: ReadonlyArray<string | Uint8Array> = Array.isArray(ca) ? ca : [ca as string | Uint8Array]
+  try {
+    for (const entry of entries) {
+      const blocks = typeof entry === "string" ? entry.match(certificateBlock) ?? [] : [entry]
+      if (blocks.length === 0) return "invalid argument: tls: ca holds no PEM certificate"
+      for (const block of blocks) new Crypto.X509Certificate(typeof block === "string" ? block : Buffer.from(block))
+    }
+  } catch (error) {
+    return `invalid argument: tls: ca: ${error instanceof Error ? error.message : String(error)}`
+  }
+  return undefined
+}
+
 const clientContexts = new WeakMap<Config, Either.Either<Tls.SecureContext, string>>()
 
 /** The client SecureContext of a config, made once per config object. */
 const clientContext = (config: Config): Either.Either<Tls.SecureContext, string> => {
   let context = clientContexts.get(config)
   if (context === undefined) {
+    const badCa = invalidCa(config.ca)
+    if (badCa !== undefined) {
+      context = Either.left(badCa)
+      clientContexts.set(config, context)
+      return context
+    }
     try {
       context = Either.right(Tls.createSecureContext({
         ca: pemList(config.ca),
@@ -454,6 +481,8 @@ export const listen = (
       handshakeTimeout: timeout === 0 ? -1 : timeout,
       ...(config.alpnProtocols !== undefined ? { ALPNProtocols: [...config.alpnProtocols] } : {})
     }
+    const badCa = invalidCa(config.ca)
+    if (badCa !== undefined) return yield* fail(badCa)
     try {
       Tls.createSecureContext(serverOptions) // the certificate, key and CA parse, or a typed failure now
     } catch (error) {

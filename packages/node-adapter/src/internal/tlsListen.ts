@@ -24,6 +24,8 @@ export class TlsListenAttempt {
   private file: SocketFile | undefined = undefined
   /** accepted sockets whose handshake is not done */
   private readonly handshaking = new Set<NodeNetModule.Socket>()
+  /** the ends of accepted sockets, asked at accept (node:tls may destroy a socket before it reports it) */
+  private readonly ends = new WeakMap<NodeNetModule.Socket, { readonly local: string; readonly remote: string }>()
 
   constructor(
     readonly network: Address.Network,
@@ -101,6 +103,7 @@ export class TlsListenAttempt {
           raw.on("error", () => {}) // node:tls forwards it to the TLSSocket; guards the gap
           if (this.target.kind === "inet") raw.setNoDelay(true)
           this.handshaking.add(raw)
+          this.ends.set(raw, ends(raw))
           raw.once("close", () => this.handshaking.delete(raw))
         })
         server.on("secureConnection", (socket: Tls.TLSSocket) => {
@@ -119,10 +122,14 @@ export class TlsListenAttempt {
         server.on("tlsClientError", (error: Error, socket: Tls.TLSSocket) => {
           const raw = (socket as unknown as { _parent?: NodeNetModule.Socket })._parent
           if (raw !== undefined) this.handshaking.delete(raw)
-          const { local, remote } = ends(socket)
+          const { local, remote } = (raw !== undefined ? this.ends.get(raw) : undefined) ?? ends(socket)
           socket.on("error", () => {})
           socket.destroy()
-          if (this.server !== undefined) this.onHandshakeError(error, remote, local)
+          // node:tls drops a client whose certificate failed verification without an alert and
+          // reports a hang-up: report the verification code it recorded instead
+          const refused = (socket as { authorizationError?: unknown }).authorizationError
+          const reported = typeof refused === "string" && refused !== "" ? { code: refused, message: refused } : error
+          if (this.server !== undefined) this.onHandshakeError(reported, remote, local)
         })
         // After listening, errors are accept errors (EMFILE, ENFILE, …): transient, reported
         // to the next accept; libuv keeps listening.
