@@ -10,12 +10,10 @@ import type * as Net from "@vvnet/core/Net"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as StdChannel from "./channel.js"
 import type { Host, Native } from "./Host.js"
@@ -96,14 +94,6 @@ export interface Bridge<V> {
 
 const noNatives: ReadonlyMap<string, never> = new Map<string, never>()
 
-/**
- * The fiber a synchronous run left suspended (`Runtime.runSyncExit` of an Effect that waits
- * fails with an `AsyncFiberException` holding the fiber, which goes on); `undefined` for any
- * other failure.
- */
-const suspendedFiber = (cause: Cause.Cause<unknown>): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
-  Cause.isDieType(cause) && Runtime.isAsyncFiberException(cause.defect) ? cause.defect.fiber : undefined
-
 class BridgeImpl<V> implements Bridge<V> {
   readonly netModuleSource = StdNet.source
   private readonly runtime: ManagedRuntime.ManagedRuntime<Net.Net, unknown>
@@ -166,23 +156,26 @@ class BridgeImpl<V> implements Bridge<V> {
   }
 
   /**
-   * Runs a native's Effect synchronously on the bridge's runtime: when it completes at once (a
-   * read with data buffered, a write the OS took, a close), its value is returned as it is, with
-   * no fiber tracked and no promise. When it has to wait, the fiber the synchronous attempt
-   * started goes on (it is never run twice): it joins the bridge's fibers, so `dispose`
+   * Runs a native's Effect on the bridge's runtime. A fiber starts synchronously and runs until
+   * it completes or has to wait. When it completed at once (a read with data buffered, a write
+   * the OS took, a deadline, a close), its value is returned as it is: the fiber is done, so it
+   * is neither tracked nor observed, and there is no promise. When it has to wait, that same
+   * fiber goes on (the Effect never runs twice): it joins the bridge's fibers, so `dispose`
    * interrupts it, and its outcome comes back as a promise.
    */
   private run<A>(native: string, effect: Effect.Effect<A, never, Net.Net>): A | Promise<A> {
     this.ensureOpen(native)
-    const exit = this.runtime.runSyncExit(effect)
-    if (Exit.isSuccess(exit)) return exit.value
-    const fiber = suspendedFiber(exit.cause)
-    // a defect at once (or a Net layer that failed to build) rejects, as one that came later
-    if (fiber === undefined) return Promise.reject(this.failure(native, exit.cause))
+    const fiber = this.runtime.runFork(effect)
+    const exit = fiber.unsafePoll()
+    if (exit !== null) {
+      if (Exit.isSuccess(exit)) return exit.value
+      // a defect at once (or a Net layer that failed to build) rejects, as one that came later
+      return Promise.reject(this.failure(native, exit.cause))
+    }
     FiberSet.unsafeAdd(this.fibers, fiber)
     return new Promise<A>((resolve, reject) => {
       fiber.addObserver((exit) => {
-        if (Exit.isSuccess(exit)) resolve(exit.value as A)
+        if (Exit.isSuccess(exit)) resolve(exit.value)
         else reject(this.failure(native, exit.cause))
       })
     })

@@ -114,6 +114,29 @@ describe.each(networks)("natives over $name", (network) => {
     expect(bytesOf(tryOk(isPromise(eof) ? await eof : eof))).toEqual([]) // nothing written twice
   }, 30_000)
 
+  it("a write lends a byte list's storage: changing the list while the write waits changes nothing sent", async () => {
+    const h = setup()
+    const { client, server } = await pair(h)
+    const size = 32 * 1024 * 1024
+    const list = DefaultHost.host.bytes(new Uint8Array(size).fill(1)) as DefaultHost.VvList
+    const write = net(h, "write", client, list)
+    expect(isPromise(write)).toBe(true)
+    for (let i = 0; i < size; i += 4096) list.set(i, 2n) // another task changing the list meanwhile
+    list.push(3n)
+    let received = 0
+    let changed = 0
+    while (received < size) {
+      const r = net(h, "read", server, int(65536))
+      const view = (tryOk(isPromise(r) ? await r : r) as DefaultHost.VvList).byteView()!
+      if (view.length === 0) break
+      for (let i = 0; i < view.length; i++) if (view[i] !== 1) changed++
+      received += view.length
+    }
+    expect(tryOk(await write)).toBe(BigInt(size))
+    expect({ received, changed }).toEqual({ received: size, changed: 0 })
+    expect([list.get(0), list.get(1), list.length]).toEqual([2n, 1n, size + 1])
+  }, 30_000)
+
   it(
     "dispose interrupts a native that waited after starting at once (a write behind backpressure), and fds and handles return to baseline",
     async () => {
