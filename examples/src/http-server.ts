@@ -133,6 +133,7 @@ const hasToken = (value: string | undefined, token: string): boolean =>
  */
 const readRequest = (
   reader: BufferedReader.BufferedReader,
+  remoteAddress: string,
   limits: { readonly [K in Exclude<keyof Options, "readTimeout">]-?: number }
 ): Effect.Effect<Option.Option<Request>, HttpRequestError | NetError.NetError | FrameError.FrameError> =>
   Effect.gen(function*() {
@@ -214,7 +215,7 @@ const readRequest = (
         body = read.value
       }
     }
-    return Option.some({ method, target, version, headers, body, remoteAddress: reader.conn.remoteAddress })
+    return Option.some({ method, target, version, headers, body, remoteAddress })
   })
 
 /** The `Date` header's value, made at most once a second. */
@@ -280,9 +281,10 @@ export const handleConnection = <E, R>(
     }
     const readTimeout = options?.readTimeout ?? 10_000
     const reader = yield* BufferedReader.make(conn)
+    const remoteAddress = conn.remoteAddress
     while (true) {
       if (readTimeout > 0) yield* conn.setReadTimeout(readTimeout)
-      const read = yield* Effect.either(readRequest(reader, limits))
+      const read = yield* Effect.either(readRequest(reader, remoteAddress, limits))
       if (Either.isLeft(read)) {
         const error = read.left
         switch (error._tag) {
