@@ -23,6 +23,8 @@ export interface ScenarioDef {
   readonly exposeGc: boolean
   /** Formats the headline value for the table. */
   readonly format: (value: number) => string
+  /** Run only when asked for (`--scenarios`), not in the default set. */
+  readonly optional?: boolean
 }
 
 const int = (v: number) => Math.round(v).toLocaleString("en-US")
@@ -90,8 +92,70 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
     quick: { connections: 64, size: 100, durationMs: 1_000, maxRequests: 1_000_000, warmupRuns: 1, runs: 1 },
     exposeGc: false,
     format: int
+  },
+  // server-load with the server in node:cluster worker processes sharing one port (the measured
+  // child is the cluster's primary): 1 worker, then 2, to show what a second process adds. Not in
+  // the default set (`--scenarios server-load-workers` asks for both).
+  {
+    id: "server-load-w1",
+    title: "server under load, 1 cluster worker, 64 conns × 100 B req/resp",
+    unit: "requests/s",
+    higherIsBetter: true,
+    full: {
+      workers: 1,
+      connections: 64,
+      size: 100,
+      durationMs: 2_000,
+      maxRequests: 2_000_000,
+      warmupRuns: 2,
+      runs: 3
+    },
+    quick: {
+      workers: 1,
+      connections: 64,
+      size: 100,
+      durationMs: 1_000,
+      maxRequests: 1_000_000,
+      warmupRuns: 1,
+      runs: 1
+    },
+    exposeGc: false,
+    format: int,
+    optional: true
+  },
+  {
+    id: "server-load-w2",
+    title: "server under load, 2 cluster workers, 64 conns × 100 B req/resp",
+    unit: "requests/s",
+    higherIsBetter: true,
+    full: {
+      workers: 2,
+      connections: 64,
+      size: 100,
+      durationMs: 2_000,
+      maxRequests: 2_000_000,
+      warmupRuns: 2,
+      runs: 3
+    },
+    quick: {
+      workers: 2,
+      connections: 64,
+      size: 100,
+      durationMs: 1_000,
+      maxRequests: 1_000_000,
+      warmupRuns: 1,
+      runs: 1
+    },
+    exposeGc: false,
+    format: int,
+    optional: true
   }
 ]
+
+/** Names that stand for several scenarios on the command line. */
+export const scenarioGroups: Record<string, ReadonlyArray<ScenarioId>> = {
+  "server-load-workers": ["server-load-w1", "server-load-w2"]
+}
 
 export const scenarioById = (id: string): ScenarioDef | undefined => scenarios.find((s) => s.id === id)
 
@@ -122,5 +186,7 @@ export const designReference: Record<ScenarioId, string> = {
   accept: "raw 4,911 conn/s; platform 0.50×",
   idle: "raw 1.0 KB heap; platform 21.9 KB heap",
   "server-load":
-    "not measured then (issue 11: wrk, 20 keep-alive connections, a minimal HTTP/1.1 server: vvnet 0.53× raw)"
+    "not measured then (issue 11: wrk, 20 keep-alive connections, a minimal HTTP/1.1 server: vvnet 0.53× raw)",
+  "server-load-w1": "not in design.md §5 (issue 14: how throughput grows with processes)",
+  "server-load-w2": "not in design.md §5 (issue 14: how throughput grows with processes)"
 }

@@ -108,7 +108,15 @@ export interface Variant {
   readonly loadServer?: (params: LoadParams) => Promise<LoadServer>
 }
 
-export type ScenarioId = "bulk64k" | "bulk4k" | "pingpong" | "accept" | "idle" | "server-load"
+export type ScenarioId =
+  | "bulk64k"
+  | "bulk4k"
+  | "pingpong"
+  | "accept"
+  | "idle"
+  | "server-load"
+  | "server-load-w1"
+  | "server-load-w2"
 
 /** One measurement, as the child process reports it. */
 export interface Sample {
