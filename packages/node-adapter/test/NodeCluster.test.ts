@@ -77,9 +77,9 @@ interface Started {
 }
 
 /** Starts the fixture's cluster and waits until `n` workers listen; they must share one address. */
-const start = (script: string, address: string, mode = "", n = 2) =>
+const start = (script: string, address: string, mode = "", n = 2, scheduling = "") =>
   Effect.gen(function*() {
-    const child = yield* spawnChild(process.execPath, [script, address, mode, String(n)])
+    const child = yield* spawnChild(process.execPath, [script, address, mode, String(n), scheduling])
     const primary = Number(yield* child.nextLine("primary "))
     const workers = new Map<number, number>()
     const addresses = new Set<string>()
@@ -156,6 +156,22 @@ describe("NodeCluster", () => {
         yield* expectEveryWorkerAnswers(started)
         yield* stopWithSigint(started)
         expect(Fs.existsSync(path)).toBe(false)
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "scheduling \"os\": the workers accept on the shared socket themselves; SIGINT stops them all",
+    () =>
+      Effect.gen(function*() {
+        const { script } = yield* bundled
+        const started = yield* start(script, "127.0.0.1:0", "", 2, "os")
+        // the kernel picks the worker (often the same one): every connection answered by one of them
+        const replies = yield* Effect.all(Array.from({ length: 10 }, () => ask(started.address)), {
+          concurrency: "unbounded"
+        })
+        for (const reply of replies) expect(reply).toMatch(/^worker [12] \d+$/)
+        yield* stopWithSigint(started)
       }),
     { timeout: 60_000 }
   )
