@@ -25,7 +25,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Tls from "node:tls"
 import { owned } from "./internal/owned.js"
@@ -34,6 +34,7 @@ import { toOsError } from "./internal/socket.js"
 import { type ClientSettings, TlsDialAttempt } from "./internal/tlsDial.js"
 import { classify, type TlsFailureKind } from "./internal/tlsErrors.js"
 import { TlsListenAttempt } from "./internal/tlsListen.js"
+import { upgrade, type UpgradeSettings } from "./internal/tlsUpgrade.js"
 import { prepareUnixPath } from "./internal/unixSocketFile.js"
 import { type Resolver, systemResolver } from "./NodeNet.js"
 
@@ -340,6 +341,47 @@ const clientContext = (config: Config): Either.Either<Tls.SecureContext, string>
   return context
 }
 
+/** A server's node:tls options from a config, checked (certificate, key and CA parse), or the reason they are invalid. */
+const prepareServer = (
+  config: Config
+): Either.Either<{ readonly options: Tls.TlsOptions; readonly handshakeTimeout: number }, string> => {
+  const reason = invalidConfig(config)
+  if (reason !== undefined) return Either.left(reason)
+  const clientAuth: unknown = config.clientAuth ?? "none"
+  if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "require") {
+    return Either.left(`invalid argument: clientAuth must be "none", "request" or "require", got ${String(clientAuth)}`)
+  }
+  const timeout: unknown = config.handshakeTimeout ?? defaultHandshakeTimeout
+  if (!(typeof timeout === "number" && Number.isFinite(timeout) && timeout >= 0)) {
+    return Either.left(
+      `invalid argument: handshakeTimeout must be a finite, non-negative number of milliseconds, got ${String(timeout)}`
+    )
+  }
+  if (config.cert === undefined || config.key === undefined) {
+    return Either.left("invalid argument: tls: a server needs a certificate and its private key (cert and key)")
+  }
+  const badCa = invalidCa(config.ca)
+  if (badCa !== undefined) return Either.left(badCa)
+  const options: Tls.TlsOptions = {
+    cert: pemList(config.cert),
+    key: pemList(config.key),
+    ca: pemList(config.ca),
+    requestCert: clientAuth !== "none",
+    rejectUnauthorized: clientAuth === "require",
+    minVersion: config.minVersion,
+    maxVersion: config.maxVersion,
+    // node:tls reads 0 as its default (120 s): -1 turns the timer off
+    handshakeTimeout: timeout === 0 ? -1 : timeout,
+    ...(config.alpnProtocols !== undefined ? { ALPNProtocols: [...config.alpnProtocols] } : {})
+  }
+  try {
+    Tls.createSecureContext(options) // the certificate, key and CA parse, or a typed failure now
+  } catch (error) {
+    return Either.left(`invalid argument: tls: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return Either.right({ options, handshakeTimeout: timeout })
+}
+
 /**
  * Dials `address` on `network` (`tcp`, `tcp4`, `tcp6`, `unix`) and completes a TLS handshake
  * as a client (Go's `tls.DialWithDialer`), with `config`'s verification, SNI and ALPN. The
@@ -449,45 +491,9 @@ export const listen = (
   Effect.gen(function*() {
     const bad = Transport.validateListenOptions(network, address, options)
     if (bad !== undefined) return yield* bad
-    const fail = (reason: string) => invalid("listen", network, address, reason)
-    const reason = invalidConfig(config)
-    if (reason !== undefined) return yield* fail(reason)
-    const clientAuth: unknown = config.clientAuth ?? "none"
-    if (clientAuth !== "none" && clientAuth !== "request" && clientAuth !== "require") {
-      return yield* fail(
-        `invalid argument: clientAuth must be "none", "request" or "require", got ${String(clientAuth)}`
-      )
-    }
-    const timeout: unknown = config.handshakeTimeout ?? defaultHandshakeTimeout
-    if (!(typeof timeout === "number" && Number.isFinite(timeout) && timeout >= 0)) {
-      return yield* fail(
-        `invalid argument: handshakeTimeout must be a finite, non-negative number of milliseconds, got ${
-          String(timeout)
-        }`
-      )
-    }
-    if (config.cert === undefined || config.key === undefined) {
-      return yield* fail("invalid argument: tls: listen needs a certificate and its private key (cert and key)")
-    }
-    const serverOptions: Tls.TlsOptions = {
-      cert: pemList(config.cert),
-      key: pemList(config.key),
-      ca: pemList(config.ca),
-      requestCert: clientAuth !== "none",
-      rejectUnauthorized: clientAuth === "require",
-      minVersion: config.minVersion,
-      maxVersion: config.maxVersion,
-      // node:tls reads 0 as its default (120 s): -1 turns the timer off
-      handshakeTimeout: timeout === 0 ? -1 : timeout,
-      ...(config.alpnProtocols !== undefined ? { ALPNProtocols: [...config.alpnProtocols] } : {})
-    }
-    const badCa = invalidCa(config.ca)
-    if (badCa !== undefined) return yield* fail(badCa)
-    try {
-      Tls.createSecureContext(serverOptions) // the certificate, key and CA parse, or a typed failure now
-    } catch (error) {
-      return yield* fail(`invalid argument: tls: ${error instanceof Error ? error.message : String(error)}`)
-    }
+    const prepared = prepareServer(config)
+    if (Either.isLeft(prepared)) return yield* invalid("listen", network, address, prepared.left)
+    const serverOptions = prepared.right.options
     const [addr, target] = yield* resolveTarget(config.resolver ?? systemResolver, "listen", network, address)
     if (target.kind === "unix") {
       yield* prepareUnixPath(network, address, target.path, options?.reclaimStaleSocket === true)
@@ -514,6 +520,154 @@ export const listen = (
       )
     )
   })
+
+/**
+ * Options of `client` and `server`: the TLS connection's receive buffer high-water mark in bytes
+ * (`readBufferSize`, default 131072) and its graceful-close linger bound in milliseconds
+ * (`linger`, default 5000), as in `Net.DialOptions`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface UpgradeOptions {
+  readonly readBufferSize?: number | undefined
+  readonly linger?: number | undefined
+}
+
+const upgradeWith = (
+  role: "client" | "server",
+  conn: Conn.Conn,
+  config: Config,
+  options: UpgradeOptions | undefined
+): Effect.Effect<Conn.Conn, NetError.NetError | TlsError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const op = role === "client" ? "dial" : "accept"
+    const context = { op, network: conn.network, address: conn.remoteAddress, source: conn.localAddress } as const
+    const fail = (reason: string) => NetError.make("InvalidArgument", { ...context, reason })
+    const bad = Transport.validateDialOptions(conn.network, conn.remoteAddress, {
+      readBufferSize: options?.readBufferSize,
+      linger: options?.linger
+    })
+    if (bad !== undefined) return yield* fail(bad.reason)
+    let settings: UpgradeSettings
+    if (role === "client") {
+      const reason = invalidConfig(config)
+      if (reason !== undefined) return yield* fail(reason)
+      const secureContext = clientContext(config)
+      if (Either.isLeft(secureContext)) return yield* fail(secureContext.left)
+      const verify = config.insecureSkipVerify !== true
+      let verifyName = config.serverName
+      if (verifyName === undefined) {
+        const host = conn.network === "unix" ? undefined : Address.splitHostPort(conn.remoteAddress)
+        if (host !== undefined && Either.isRight(host) && host.right[0] !== "") verifyName = host.right[0]
+        else if (!verify) verifyName = "localhost"
+        else {
+          return yield* fail(
+            "invalid argument: tls: either serverName or insecureSkipVerify must be specified in the config"
+          )
+        }
+      }
+      settings = {
+        isServer: false,
+        secureContext: secureContext.right,
+        verifyName,
+        serverName: Address.ipVersion(verifyName) === undefined ? verifyName : undefined,
+        verify,
+        requestCert: false,
+        alpnProtocols: config.alpnProtocols,
+        handshakeTimeout: 0,
+        socketOptions: options
+      }
+    } else {
+      const prepared = prepareServer(config)
+      if (Either.isLeft(prepared)) return yield* fail(prepared.left)
+      const serverOptions = prepared.right.options
+      settings = {
+        isServer: true,
+        secureContext: Tls.createSecureContext(serverOptions),
+        verifyName: "",
+        serverName: undefined,
+        verify: serverOptions.rejectUnauthorized === true,
+        requestCert: serverOptions.requestCert === true,
+        alpnProtocols: config.alpnProtocols,
+        handshakeTimeout: prepared.right.handshakeTimeout,
+        socketOptions: options
+      }
+    }
+    const runtime = yield* Effect.runtime<never>()
+    const scope = yield* Effect.scope
+    // the handshake is interruptible; once it succeeded, the connection's close is in the Scope
+    const made = yield* Effect.uninterruptibleMask((restore) =>
+      Effect.tap(
+        restore(upgrade(
+          conn,
+          settings,
+          runtime,
+          (error) => failure(error, context),
+          () =>
+            new TlsError({
+              ...context,
+              code: "ERR_TLS_HANDSHAKE_TIMEOUT",
+              kind: "timeout",
+              reason: "tls: handshake timed out"
+            }),
+          (socket, tlsConn) => {
+            const name = role === "client" ? settings.serverName : (socket as { servername?: unknown }).servername
+            record(
+              socket,
+              tlsConn,
+              typeof name === "string" ? name : undefined,
+              role === "client" ? settings.verify : socket.authorized
+            )
+          }
+        )),
+        (made) => Scope.addFinalizer(scope, Effect.sync(() => made.close(false)))
+      )
+    )
+    return made.conn
+  })
+
+/**
+ * Runs a TLS handshake as the client over an existing connection and returns the TLS
+ * connection (Go's `tls.Client(conn, config)` followed by `Handshake`): STARTTLS in SMTP, IMAP,
+ * PostgreSQL and the like, or TLS over any `Conn` (a MemoryNet one included). The server's
+ * certificate is verified for `config.serverName`, or the host of `conn.remoteAddress` (on
+ * `unix`, `serverName` or `insecureSkipVerify` is required).
+ *
+ * The TLS connection keeps the whole `Conn` contract and owns `conn`: it reads and writes
+ * through `conn` (its bytes already buffered included), its `closeWrite` sends close_notify then
+ * `conn`'s FIN, and its `close` (in the caller's Scope) closes `conn` after the graceful TLS
+ * close. Do not use `conn` directly afterwards; set deadlines on the TLS connection (deadlines
+ * still set on `conn` apply underneath). No handshake timeout of its own: bound it with
+ * `Effect.timeout`. On failure or interruption `conn` is closed (it is mid-handshake).
+ *
+ * Fails with `TlsError` (verification, the server's alert), `InvalidArgument` (bad config or
+ * options), or a `NetError` of `conn` (`ConnectionReset` when the peer closes mid-handshake).
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const client = (
+  conn: Conn.Conn,
+  config: Config,
+  options?: UpgradeOptions
+): Effect.Effect<Conn.Conn, NetError.NetError | TlsError, Scope.Scope> => upgradeWith("client", conn, config, options)
+
+/**
+ * Runs a TLS handshake as the server over an existing connection and returns the TLS
+ * connection (Go's `tls.Server(conn, config)` followed by `Handshake`), the server side of
+ * STARTTLS. Needs `config.cert` and `config.key`; `clientAuth`, `ca`, `alpnProtocols`,
+ * versions and `handshakeTimeout` (default 30000 ms, a `TlsError` of kind `"timeout"` past it)
+ * apply as for `listen`. Ownership, close and failures as `client`.
+ *
+ * @since 0.3.0
+ * @category constructors
+ */
+export const server = (
+  conn: Conn.Conn,
+  config: Config,
+  options?: UpgradeOptions
+): Effect.Effect<Conn.Conn, NetError.NetError | TlsError, Scope.Scope> => upgradeWith("server", conn, config, options)
 
 /**
  * Makes a `Net` whose `dial` and `listen` are `NodeTls.dial` and `NodeTls.listen` with
