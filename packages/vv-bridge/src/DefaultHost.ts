@@ -128,7 +128,7 @@ export class VvList implements Iterable<VvValue> {
    * @since 0.1.0
    */
   static unsafeFromArray(items: Array<VvValue>): VvList {
-    // a non-empty list of ints 0..255 is stored as bytes, so `net.write` sends it with one copy
+    // a non-empty list of ints 0..255 is stored as bytes, so `net.write` sends it without a copy
     if (items.length > 0 && items.length <= 1 << 20 && items.every(isByteInt)) {
       return new VvList(undefined, Uint8Array.from(items, Number), items.length)
     }
