@@ -117,4 +117,41 @@ describe("natives that complete at once", () => {
     )
     expect(stdout).toBe("true [97, 98, 99]\n")
   })
+
+  it("a loop of tail calls on natives that complete at once still lets the event loop run", { timeout }, async () => {
+    const dir = writeFiles({ "probe.vv": `pub extern "native" fun arm()\npub extern "native" fun ticked()\n` })
+    let ticked = false
+    const natives = new Map([[
+      Path.join(dir, "probe.vv"),
+      new Map<string, VvValue>([
+        [
+          "arm",
+          nativeFunction("arm", [], () => {
+            ticked = false
+            setImmediate(() => (ticked = true))
+            return false
+          })
+        ],
+        ["ticked", nativeFunction("ticked", [], () => ticked)]
+      ])
+    ]])
+    const stdout = await output(
+      `
+      import console from "std/console.vv"
+      import sync from "std/sync.vv"
+      import probe from "./probe.vv"
+      let m = sync.mutex()
+      fun loop(i)
+          if i == 0 return probe.ticked() end
+          sync.lock(m)                      // free: completes at once
+          sync.unlock(m)
+          return loop(i - 1)
+      end
+      probe.arm()
+      console.print(loop(200000))
+      `,
+      { dir, natives }
+    )
+    expect(stdout).toBe("true\n")
+  })
 })
