@@ -74,7 +74,8 @@ export const defaultShutdownTimeout = 10_000
 
 /**
  * A worker process ended while the primary was not stopping it: its program failed (exit code
- * 1 under `NodeRuntime.runMain`), it crashed, or something killed it. `code` is its exit code
+ * 1 under `NodeRuntime.runMain`), it crashed, or a signal other than `SIGINT` and `SIGTERM`
+ * killed it (those two are a stop from outside, not a failure). `code` is its exit code
  * (null when a signal ended it), `signal` the signal's name (null otherwise). `run` fails with
  * it in the primary after stopping the other workers.
  *
@@ -174,6 +175,14 @@ const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>): Effect.Effect<void
     }))
   )
 
+/**
+ * Whether a worker's end is a failure: an exit code other than 0, or a signal other than SIGINT
+ * and SIGTERM (those are a stop from outside: Ctrl-C reaches a worker still loading its code,
+ * which has no handler yet, before the primary's own interruption begins).
+ */
+const failed = (code: number | null, signal: string | null): boolean =>
+  signal !== null ? signal !== "SIGINT" && signal !== "SIGTERM" : code !== 0
+
 interface Exited {
   readonly worker: Worker
   readonly code: number | null
@@ -205,7 +214,7 @@ const runPrimary = (options: Options): Effect.Effect<void, WorkerExited> =>
             live.delete(worker)
             const exited = { worker, code, signal }
             resolve(exited)
-            if (!stopping && (code !== 0 || signal !== null)) onUnexpected?.(exited)
+            if (!stopping && failed(code, signal)) onUnexpected?.(exited)
             if (live.size === 0) onAllDone?.()
           })
         })
@@ -257,9 +266,10 @@ const runPrimary = (options: Options): Effect.Effect<void, WorkerExited> =>
  * runs `program` there.
  *
  * - In the primary, `run` forks the workers and waits for them. It succeeds when every worker
- *   has exited with code 0 (each program ended), and fails with `WorkerExited` as soon as one
- *   exits otherwise (its program failed under `NodeRuntime.runMain`, it crashed or was killed),
- *   after stopping the others. Interrupting it (Ctrl-C or `SIGTERM` under
+ *   has exited with code 0 (each program ended) or by `SIGINT`/`SIGTERM` (stopped from outside),
+ *   and fails with `WorkerExited` as soon as one exits otherwise (its program failed under
+ *   `NodeRuntime.runMain`, it crashed or was killed by another signal), after stopping the
+ *   others. Interrupting it (Ctrl-C or `SIGTERM` under
  *   `NodeRuntime.runMain`, or closing the Scope of a fiber running it) stops them all.
  *   Stopping a worker: the primary asks it over the cluster's IPC channel, waits up to
  *   `shutdownTimeout` ms (default 10000) for it to exit, then kills it with `SIGKILL`; `run`

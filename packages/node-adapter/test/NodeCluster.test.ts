@@ -194,6 +194,31 @@ describe("NodeCluster", () => {
     { timeout: 60_000 }
   )
 
+  it.scopedLive(
+    "Ctrl-C while the workers are still starting (SIGINT to the group) is a stop, not a failure",
+    () =>
+      Effect.gen(function*() {
+        const { script } = yield* bundled
+        const child = yield* spawnChild(process.execPath, [script, "127.0.0.1:0"], { detached: true })
+        yield* child.nextLine("primary ")
+        process.kill(-child.process.pid!, "SIGINT") // as a terminal does: every process of the group
+        const outcome = yield* child.nextLine("primary-done ", 15)
+        expect(["interrupted", "success"]).toContain(outcome)
+        expect(yield* child.exited).toEqual({ code: 0, signal: null })
+        // nothing of the group is left
+        for (let i = 0; i < 200; i++) {
+          try {
+            process.kill(-child.process.pid!, 0)
+          } catch {
+            break
+          }
+          yield* Effect.sleep(Duration.millis(50))
+        }
+        expect(() => process.kill(-child.process.pid!, 0)).toThrow()
+      }),
+    { timeout: 60_000 }
+  )
+
   it.scopedLive("a primary killed with SIGKILL leaves no worker behind", () =>
     Effect.gen(function*() {
       const { script } = yield* bundled
