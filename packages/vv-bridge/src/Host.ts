@@ -123,8 +123,10 @@ export interface Host<V> {
  * A native function of a vv module, as a host binds it to `extern "native" fun NAME(params)`.
  *
  * - `name`: the NAME (`"read"`); `params`: the parameter names of the extern declaration.
- * - `call(args)`: runs the native. Returns a value, or a promise of one when it waits (network,
- *   channel, mutex). Throws (or rejects with) `VvRuntimeError` for a wrong argument count or
+ * - `call(args)`: runs the native. Returns its value itself when its work completed at once (a
+ *   read with data buffered, a write the OS took, a send to a waiting receiver, a free lock),
+ *   and a promise only when it waits (network, channel, mutex): a host goes on synchronously
+ *   with a value that is not a promise. Throws (or rejects with) `VvRuntimeError` for a wrong argument count or
  *   kind, and for a call after its bridge was disposed. Never rejects with anything else
  *   unless the bridge has a bug (then the error says so).
  *
