@@ -4,26 +4,36 @@
  *
  *   cd examples && npx tsx src/http-bench.ts [--connections 64] [--duration 3] [--warmup 1]
  *                                            [--rounds 3] [--pipeline 1] [--profile DIR]
+ *                                            [--variants vvnet,vvnet-floor]
  *
  * Each server runs in a child process of its own (both load effect, as vvnet's process does);
  * this process is the load client, plain `node:net`: `--connections` keep-alive connections,
  * each keeping `--pipeline` requests (`GET / HTTP/1.1`) in flight, writing the next as soon as a
  * response is complete, for `--warmup` seconds untimed and then `--duration` seconds timed. Every
  * response is checked (status 200, the 13-byte body). The servers take turns, `--rounds` times
- * each (the order alternates); the report gives each server's median requests/s, the server
- * process's CPU time per request, and vvnet's ratio to raw. On a 2-core machine the client
+ * each (the order rotates); the report gives each server's median requests/s, the server
+ * process's CPU time per request, and the ratios to raw. A third server, `vvnet-floor`, is vvnet
+ * without HTTP: `Net.serve` and one `readUntil("\r\n\r\n")` per request, answered with the same
+ * bytes; the gap between it and the example is the example's own cost. On a 2-core machine the client
  * takes about one core: the figures compare the servers, they are not the servers' limits.
  * `--profile DIR` runs the servers under `node --cpu-prof`, writing their profiles into DIR.
  */
-import { Net } from "@vvnet/core"
+import { BufferedReader, type Conn, Net } from "@vvnet/core"
 import { NodeNet } from "@vvnet/node-adapter"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ChildProcess from "node:child_process"
 import * as NodeNetModule from "node:net"
 import * as Url from "node:url"
 import * as HttpServer from "./http-server.js"
 
-type Variant = "raw" | "vvnet"
+type Variant = "raw" | "vvnet" | "vvnet-floor"
+const variants: ReadonlyArray<Variant> = ["raw", "vvnet", "vvnet-floor"]
+const labels: Record<Variant, string> = {
+  raw: "raw node:net HTTP",
+  vvnet: "vvnet example (http-server)",
+  "vvnet-floor": "vvnet floor (no HTTP parsing)"
+}
 
 // -- the raw node:net server: the same parsing work and the same response -------------------
 
@@ -92,6 +102,26 @@ const rawServer = (): Promise<{ address: string; close: () => void }> =>
     })
   })
 
+/**
+ * The floor under the example: `Net.serve` and a `BufferedReader` that reads each request's head
+ * with one `readUntil("\r\n\r\n")` and writes the same response, without parsing anything or
+ * arming a deadline: what vvnet itself costs for this exchange.
+ */
+const floorHandler = (conn: Conn.Conn) =>
+  Effect.gen(function*() {
+    const reader = yield* BufferedReader.make(conn)
+    while (true) {
+      const head = yield* reader.readUntil("\r\n\r\n", { maxLength: 16384 })
+      if (Option.isNone(head)) return
+      yield* conn.write(
+        Buffer.from(
+          `HTTP/1.1 200 OK\r\nDate: ${httpDate()}\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nhello, world\n`,
+          "latin1"
+        )
+      )
+    }
+  })
+
 /** The child: serves with `variant` until its parent goes; answers "cpu" with its CPU usage. */
 const serveChild = async (variant: Variant) => {
   let address: string
@@ -101,7 +131,9 @@ const serveChild = async (variant: Variant) => {
     address = await new Promise<string>((resolve) => {
       const program = Effect.gen(function*() {
         const listener = yield* Net.listen("tcp", "127.0.0.1:0")
-        yield* HttpServer.serve(listener, HttpServer.app)
+        if (variant === "vvnet") {
+          yield* HttpServer.serve(listener, HttpServer.app)
+        } else yield* Net.serve(listener, floorHandler)
         resolve(listener.address)
         return yield* Effect.never
       }).pipe(Effect.scoped, Effect.provide(NodeNet.layer))
@@ -264,18 +296,23 @@ const main = async () => {
     duration: option("duration", 3)
   }
   const rounds = option("rounds", 3)
+  const only = process.argv.indexOf("--variants")
+  const chosen = only === -1
+    ? variants
+    : variants.filter((v) => v === "raw" || (process.argv[only + 1] ?? "").split(",").includes(v))
   console.log(
     `HTTP/1.1 GET / on 127.0.0.1: ${options.connections} keep-alive connections, ${options.depth} in flight each, ` +
       `${options.warmup} s warm-up + ${options.duration} s timed, ${rounds} rounds`
   )
-  const results: Record<Variant, Array<Measurement>> = { raw: [], vvnet: [] }
+  const results: Record<Variant, Array<Measurement>> = { raw: [], vvnet: [], "vvnet-floor": [] }
   for (let round = 0; round < rounds; round++) {
-    const order: Array<Variant> = round % 2 === 0 ? ["raw", "vvnet"] : ["vvnet", "raw"]
+    // the order rotates, so no variant always runs first or last
+    const order = chosen.map((_, i) => chosen[(i + round) % chosen.length]!)
     for (const variant of order) {
       const m = await measure(variant, options)
       results[variant].push(m)
       console.log(
-        `  round ${round + 1} ${variant.padEnd(5)} ${Math.round(m.rate).toLocaleString("en-US").padStart(8)} req/s  ` +
+        `  round ${round + 1} ${variant.padEnd(11)} ${Math.round(m.rate).toLocaleString("en-US").padStart(8)} req/s  ` +
           `${m.cpuMicrosPerRequest.toFixed(1)} µs CPU/req (server)${m.errors > 0 ? `  ${m.errors} BAD RESPONSES` : ""}`
       )
     }
@@ -285,25 +322,17 @@ const main = async () => {
     cpu: median(results[variant].map((m) => m.cpuMicrosPerRequest))
   })
   const raw = summary("raw")
-  const vvnet = summary("vvnet")
   console.log("")
-  console.log("server                      median req/s   server CPU/req")
-  console.log(
-    `raw node:net HTTP           ${Math.round(raw.rate).toLocaleString("en-US").padStart(12)}   ${
-      raw.cpu.toFixed(1)
-    } µs`
-  )
-  console.log(
-    `vvnet example (http-server) ${Math.round(vvnet.rate).toLocaleString("en-US").padStart(12)}   ${
-      vvnet.cpu.toFixed(1)
-    } µs`
-  )
-  console.log(
-    `vvnet / raw: ${(vvnet.rate / raw.rate).toFixed(2)}× requests/s, ${
-      (vvnet.cpu / raw.cpu).toFixed(2)
-    }× CPU per request`
-  )
-  const bad = [...results.raw, ...results.vvnet].reduce((n, m) => n + m.errors, 0)
+  console.log("server                          median req/s   vs raw   server CPU/req   vs raw")
+  for (const variant of chosen) {
+    const { cpu, rate } = summary(variant)
+    console.log(
+      `${labels[variant].padEnd(30)} ${Math.round(rate).toLocaleString("en-US").padStart(12)}   ${
+        (rate / raw.rate).toFixed(2)
+      }×   ${cpu.toFixed(1).padStart(10)} µs   ${(cpu / raw.cpu).toFixed(2)}×`
+    )
+  }
+  const bad = variants.flatMap((variant) => results[variant]).reduce((n, m) => n + m.errors, 0)
   if (bad > 0) {
     console.error(`${bad} responses were wrong`)
     process.exitCode = 1
@@ -312,7 +341,8 @@ const main = async () => {
 
 const serveAt = process.argv.indexOf("--serve")
 if (serveAt !== -1) {
-  void serveChild(process.argv[serveAt + 1] === "raw" ? "raw" : "vvnet")
+  const variant = process.argv[serveAt + 1]
+  void serveChild(variants.find((v) => v === variant) ?? "vvnet")
 } else if (process.argv[1] !== undefined && Url.pathToFileURL(process.argv[1]).href === import.meta.url) {
   main().catch((error) => {
     console.error(error)
