@@ -143,14 +143,26 @@ const invalid = (options: Options): string | undefined => {
 /**
  * In a worker: runs `program` until it ends, or until the primary asks this worker to stop,
  * its IPC channel closes, or the process gets `SIGINT` or `SIGTERM`; those interrupt `program`
- * (its Scope closes: listeners, `serve`, connections) and end with success. Afterwards the
- * worker leaves the cluster (`worker.disconnect()`), so the process exits once nothing else
- * holds it open.
+ * (its Scope closes: listeners, `serve`, connections) and end with success. Only the first
+ * stop is handled here: a second `SIGINT` while the program's finalizers run has its default
+ * effect (or the runtime's). Afterwards the worker leaves the cluster (`worker.disconnect()`),
+ * so the process exits once nothing else holds it open.
  */
 const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>): Effect.Effect<void, E, R> =>
   Effect.gen(function*() {
     const stopped = Effect.async<void>((resume) => {
-      const stop = () => resume(Effect.void)
+      // removed on the first stop (a second Ctrl-C then has its default effect) or when
+      // `program` ends first
+      const cleanup = () => {
+        process.off("message", onMessage)
+        process.off("disconnect", stop)
+        process.off("SIGINT", stop)
+        process.off("SIGTERM", stop)
+      }
+      const stop = () => {
+        cleanup()
+        resume(Effect.void)
+      }
       const onMessage = (message: unknown) => {
         if (message === stopMessage) stop()
       }
@@ -160,12 +172,7 @@ const runWorker = <A, E, R>(program: Effect.Effect<A, E, R>): Effect.Effect<void
       process.on("SIGTERM", stop)
       if (Cluster.worker === undefined || !Cluster.worker.isConnected()) stop()
       else process.send?.(readyMessage, undefined, undefined, () => {})
-      return Effect.sync(() => {
-        process.off("message", onMessage)
-        process.off("disconnect", stop)
-        process.off("SIGINT", stop)
-        process.off("SIGTERM", stop)
-      })
+      return Effect.sync(cleanup)
     })
     yield* Effect.raceFirst(Effect.asVoid(program), stopped)
   }).pipe(
