@@ -15,6 +15,7 @@ import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
 import { forkJs } from "./fork.js"
+import { tlsMaterial } from "./tls.js"
 import type { ChildJob, ChildMessage, LoadServer, ScenarioId, Variant } from "./types.js"
 import { registry } from "./variants/index.js"
 
@@ -103,6 +104,21 @@ const bulk = (v: Variant, p: Record<string, number>): Promise<Measured> => {
     p.warmupRuns!,
     p.runs!,
     () => run({ bytes: p.bytes!, writeSize: p.writeSize!, readSize: p.readSize! }),
+    (r) => r.received / 1e6,
+    (r) =>
+      r.received === p.bytes! && r.errors === 0
+        ? undefined
+        : `received ${r.received}/${p.bytes} bytes, ${r.errors} pattern errors`
+  )
+}
+
+const tlsBulk = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
+  const run = v.tlsBulk ?? unsupported("tlsbulk64k")
+  const tls = await tlsMaterial()
+  return measure(
+    p.warmupRuns!,
+    p.runs!,
+    () => run({ bytes: p.bytes!, writeSize: p.writeSize!, readSize: p.readSize! }, tls),
     (r) => r.received / 1e6,
     (r) =>
       r.received === p.bytes! && r.errors === 0
@@ -442,6 +458,7 @@ const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measur
 
 const runners: Record<ScenarioId, (v: Variant, p: Record<string, number>) => Promise<Measured>> = {
   bulk64k: bulk,
+  tlsbulk64k: tlsBulk,
   bulk4k: bulk,
   pingpong: pingPong,
   accept,
