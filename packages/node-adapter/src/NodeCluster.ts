@@ -17,9 +17,10 @@
  *   (`AddressInUse`, `PermissionDenied`, …) fails the worker's `Net.listen` with its tag, as in
  *   a single process.
  * - Unix sockets are shared too: the primary binds the path and removes the socket file once the
- *   last worker's listener has closed. A live listener at the path counts as the shared one in a
- *   worker (a foreign one fails the primary's bind with `AddressInUse`); `reclaimStaleSocket`
- *   works as in one process.
+ *   last worker's listener has closed. In a worker, a socket file at the path is left to the
+ *   primary: a sibling's shared listener is reused, a foreign or stale file fails the bind with
+ *   `AddressInUse`. `reclaimStaleSocket` removes a stale file as in one process (its probe dial
+ *   reaches a live sibling's server as a connection that closes at once).
  * - A listener of its own in a worker (node:net's `exclusive: true`, a port per worker) is not a
  *   `Net.ListenOptions` option yet; listen on a port derived from the worker's id
  *   (`NodeCluster.workerId`) to get one today.

@@ -161,6 +161,30 @@ describe("NodeCluster", () => {
   )
 
   it.scopedLive(
+    "a stale socket file at the path fails the workers' listen with AddressInUse",
+    () =>
+      Effect.gen(function*() {
+        const { dir, script } = yield* bundled
+        const path = Path.join(dir, "stale.sock")
+        // a socket file nobody listens on: bound, never listened, left behind by its process
+        const maker = yield* spawnChild("python3", [
+          "-c",
+          `import socket; socket.socket(socket.AF_UNIX).bind(${JSON.stringify(path)}); print("made", flush=True)`
+        ])
+        yield* maker.nextLine("made")
+        expect(Fs.lstatSync(path).isSocket()).toBe(true)
+        const child = yield* spawnChild(process.execPath, [script, path])
+        expect(yield* child.nextLine("primary-done ", 20)).toMatch(
+          /^WorkerExited: worker [12] \(pid \d+\) exited with code 1$/
+        )
+        expect(yield* child.exited).toEqual({ code: 1, signal: null })
+        expect(child.stderr()).toContain(`AddressInUse: listen unix ${path}: bind: address already in use`)
+        expect(Fs.lstatSync(path).isSocket()).toBe(true) // not ours: left in place
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
     "scheduling \"os\": the workers accept on the shared socket themselves; SIGINT stops them all",
     () =>
       Effect.gen(function*() {

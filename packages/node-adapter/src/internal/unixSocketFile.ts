@@ -53,9 +53,11 @@ export const closeUnixServer = (server: NodeNetModule.Server, file: SocketFile |
  * @internal
  * A unix path held by a file: a live listener → AddressInUse; a stale socket (a probe dial is
  * refused) → removed when `reclaim` is set, AddressInUse otherwise; any other file → AddressInUse.
- * `shared` (a node:cluster worker, whose listen the primary binds and shares): a live listener
- * is taken for the shared one and passes (a foreign one fails the primary's bind with
- * EADDRINUSE), and a file another worker removed first is no error.
+ * `shared` (a node:cluster worker, whose listen the primary binds and shares): a socket file is
+ * left to the primary's bind (a sibling's shared listener is reused without a bind; a foreign or
+ * stale file fails that bind with EADDRINUSE), so no probe dial reaches a sibling's server;
+ * with `reclaim`, the probe runs and a live listener is taken for the shared one, and a file
+ * another worker removed first is no error.
  */
 export const prepareUnixPath = (network: string, address: string, path: string, reclaim: boolean, shared = false) =>
   Effect.gen(function*() {
@@ -68,6 +70,7 @@ export const prepareUnixPath = (network: string, address: string, path: string, 
     const inUse = (reason: string) =>
       NetError.make("AddressInUse", { op: "listen", network, address, syscall: "bind", code: "EADDRINUSE", reason })
     if (!st.isSocket()) return yield* inUse("address already in use (not a socket file)")
+    if (shared && !reclaim) return
     const alive = yield* Effect.async<boolean>((resume) => {
       const probe = NodeNetModule.connect({ path })
       probe.once("connect", () => {
