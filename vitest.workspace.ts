@@ -17,6 +17,10 @@ export const projects: Array<TestProjectConfiguration> = [
   {
     extends: true,
     test: { name: "vv-runtime", include: ["packages/vv-runtime/test/**/*.test.ts"] }
+  },
+  {
+    extends: true,
+    test: { name: "examples", include: ["examples/test/**/*.test.ts"] }
   }
 ]
 

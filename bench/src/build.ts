@@ -44,7 +44,8 @@ export const build = async (): Promise<Built> => {
     sourcesContent: false,
     minify: false,
     keepNames: false,
-    external: ["effect", "effect/*", "@effect/*"],
+    // node-forge (CommonJS, requires node built-ins) loads at run time, only in a TLS scenario
+    external: ["effect", "effect/*", "@effect/*", "node-forge"],
     logLevel: "warning"
   })
   return {

@@ -10,11 +10,13 @@
  * server-load scenarios, whose clients are plain node:net sockets in a helper process.
  */
 import type { ChildProcess } from "node:child_process"
+import cluster from "node:cluster"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
 import { forkJs } from "./fork.js"
-import type { ChildJob, ChildMessage, ScenarioId, Variant } from "./types.js"
+import { tlsMaterial } from "./tls.js"
+import type { ChildJob, ChildMessage, LoadServer, ScenarioId, Variant } from "./types.js"
 import { registry } from "./variants/index.js"
 
 /** Load all of effect, as an application built on it would have. */
@@ -110,6 +112,21 @@ const bulk = (v: Variant, p: Record<string, number>): Promise<Measured> => {
   )
 }
 
+const tlsBulk = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
+  const run = v.tlsBulk ?? unsupported("tlsbulk64k")
+  const tls = await tlsMaterial()
+  return measure(
+    p.warmupRuns!,
+    p.runs!,
+    () => run({ bytes: p.bytes!, writeSize: p.writeSize!, readSize: p.readSize! }, tls),
+    (r) => r.received / 1e6,
+    (r) =>
+      r.received === p.bytes! && r.errors === 0
+        ? undefined
+        : `received ${r.received}/${p.bytes} bytes, ${r.errors} pattern errors`
+  )
+}
+
 const pingPong = (v: Variant, p: Record<string, number>): Promise<Measured> => {
   const run = v.pingPong ?? unsupported("pingpong")
   const n = p.roundTrips!
@@ -139,8 +156,15 @@ const accept = (v: Variant, p: Record<string, number>): Promise<Measured> => {
 
 type HelperReply = { readonly type: string; readonly message?: string } & Record<string, unknown>
 
+/** What `ask` needs of a helper process or a cluster worker: messages both ways. */
+interface MessagePeer {
+  on(event: "message", listener: (m: HelperReply) => void): unknown
+  off(event: "message", listener: (m: HelperReply) => void): unknown
+  send(message: object): unknown
+}
+
 /** Asks a helper to do something and waits for (and returns) its reply of type `reply`. */
-const ask = (helper: ChildProcess, message: object, reply: string): Promise<HelperReply> =>
+const ask = (helper: MessagePeer, message: object, reply: string): Promise<HelperReply> =>
   new Promise((resolve, reject) => {
     const onMessage = (m: HelperReply) => {
       if (m.type === reply) {
@@ -154,6 +178,14 @@ const ask = (helper: ChildProcess, message: object, reply: string): Promise<Help
     helper.on("message", onMessage)
     helper.send(message)
   })
+
+const waitUntilAsync = async (what: string, predicate: () => Promise<boolean>, timeoutMs = 30_000) => {
+  const deadline = performance.now() + timeoutMs
+  while (!(await predicate())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
 
 const waitUntil = async (what: string, predicate: () => boolean, timeoutMs = 30_000) => {
   const deadline = performance.now() + timeoutMs
@@ -236,11 +268,127 @@ const idle = async (v: Variant, p: Record<string, number>): Promise<Measured> =>
  * (`RequestParser`), the server answered exactly as many requests as the helper got replies,
  * bytes = requests × size, and the drive finished within its limit.
  */
-const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
+/**
+ * The server under load as the harness sees it, in this process (`server-load`) or in cluster
+ * workers (`server-load-w1`, `-w2`): a port, counts read at once, and the server's CPU time.
+ */
+interface LoadTarget {
+  readonly port: number
+  /** Live handlers, requests answered, bad pieces (summed over the workers). */
+  readonly counts: () => Promise<{ live: number; requests: number; errors: number }>
+  /** CPU time (user + system, µs) the server's processes have used so far. */
+  readonly cpuUs: () => Promise<number>
+  readonly close: () => Promise<void>
+}
+
+const inProcess = (server: LoadServer): LoadTarget => ({
+  port: server.port,
+  counts: () => Promise.resolve({ live: server.live(), requests: server.tally.requests, errors: server.tally.errors }),
+  cpuUs: () => {
+    const used = process.cpuUsage()
+    return Promise.resolve(used.user + used.system)
+  },
+  close: server.close
+})
+
+/** The environment variable that makes a forked child a load-server cluster worker (its value: the request size). */
+const workerSizeVar = "VVNET_BENCH_LOAD_WORKER_SIZE"
+
+/**
+ * This child as the primary of a node:cluster of `workers` processes that each run the variant's
+ * load server on one shared port (`127.0.0.1:0`: the same port in every worker). Round-robin
+ * scheduling (Node's default on Linux): this process accepts and hands connections out, so its
+ * own CPU counts with the workers'. The workers run this same bundle (`runLoadWorker`).
+ */
+const inWorkers = async (workers: number, size: number): Promise<LoadTarget> => {
+  // no --cpu-prof in the workers: they would write this child's profile file
+  cluster.setupPrimary({ execArgv: process.execArgv.filter((a) => !a.startsWith("--cpu-prof")) })
+  const forked = Array.from({ length: workers }, () => cluster.fork({ [workerSizeVar]: String(size) }))
+  const exited = forked.map((w) => new Promise<void>((resolve) => w.process.once("exit", () => resolve())))
+  const stopAll = async () => {
+    for (const w of forked) w.process.kill("SIGKILL")
+    await Promise.all(exited)
+  }
+  try {
+    const ports = await Promise.all(forked.map((w) =>
+      new Promise<number>((resolve, reject) => {
+        w.on("message", function onMessage(m: HelperReply) {
+          if (m.type === "listening") {
+            w.off("message", onMessage)
+            resolve(m.port as number)
+          } else if (m.type === "error") reject(new Error(`load worker: ${m.message}`))
+        })
+        w.process.once("exit", (code) => reject(new Error(`load worker exited (${code}) before listening`)))
+      })
+    ))
+    if (new Set(ports).size !== 1) throw new Error(`the workers listen on different ports: ${ports.join(", ")}`)
+    let asked = 0
+    const stats = () =>
+      Promise.all(forked.map((w) => ask(w, { type: "stats", id: ++asked }, "stats"))) as Promise<
+        Array<HelperReply & { live: number; requests: number; errors: number; cpuUs: number }>
+      >
+    return {
+      port: ports[0]!,
+      counts: async () => {
+        const all = await stats()
+        return {
+          live: all.reduce((a, x) => a + x.live, 0),
+          requests: all.reduce((a, x) => a + x.requests, 0),
+          errors: all.reduce((a, x) => a + x.errors, 0)
+        }
+      },
+      cpuUs: async () => {
+        const all = await stats()
+        const own = process.cpuUsage()
+        return all.reduce((a, x) => a + x.cpuUs, own.user + own.system)
+      },
+      close: async () => {
+        await Promise.all(forked.map((w) => ask(w, { type: "close" }, "closed").catch(() => undefined)))
+        const timer = setTimeout(() => void stopAll(), 10_000)
+        await Promise.all(exited)
+        clearTimeout(timer)
+      }
+    }
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}
+
+/** A cluster worker of `inWorkers`: the variant's load server, answering the primary's questions. */
+const runLoadWorker = async (v: Variant, size: number) => {
   const start = v.loadServer ?? unsupported("server-load")
+  const server = await start({ size })
+  process.on("message", async (m: { type: string; id?: number }) => {
+    if (m.type === "stats") {
+      const used = process.cpuUsage()
+      process.send!({
+        type: "stats",
+        id: m.id,
+        live: server.live(),
+        requests: server.tally.requests,
+        errors: server.tally.errors,
+        cpuUs: used.user + used.system
+      })
+    } else if (m.type === "close") {
+      await server.close()
+      process.send!({ type: "closed" }, () => process.disconnect())
+    }
+  })
+  process.send!({ type: "listening", port: server.port })
+}
+
+const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
   const n = p.connections!
   const size = p.size!
-  const server = await start({ size })
+  let server: LoadTarget
+  if (p.workers === undefined) {
+    const start = v.loadServer ?? unsupported("server-load")
+    server = inProcess(await start({ size }))
+  } else {
+    if (v.loadServer === undefined) unsupported("server-load")
+    server = await inWorkers(p.workers, size)
+  }
   const problems: Array<string> = []
   const rates: Array<number> = []
   const cpu: Array<number> = []
@@ -254,11 +402,10 @@ const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measur
       const timed = i >= p.warmupRuns!
       const name = timed ? `run ${i - p.warmupRuns! + 1}` : `warm-up ${i + 1}`
       await ask(helper, { type: "open", port: server.port, connections: n }, "opened")
-      await waitUntil("connections", () => server.live() === n)
+      await waitUntilAsync("connections", async () => (await server.counts()).live === n)
       if (timed && extra.windowStartUs === undefined) extra.windowStartUs = nowUs()
-      const served0 = server.tally.requests
-      const errors0 = server.tally.errors
-      const cpu0 = process.cpuUsage()
+      const before = await server.counts()
+      const cpu0 = await server.cpuUs()
       const r = await ask(
         helper,
         { type: "drive", durationMs: p.durationMs, maxRequests: p.maxRequests, size },
@@ -270,10 +417,11 @@ const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measur
         elapsedMs: number
         complete: boolean
       }
-      const used = process.cpuUsage(cpu0)
+      const usedUs = (await server.cpuUs()) - cpu0
       if (timed) extra.windowEndUs = nowUs()
-      const served = server.tally.requests - served0
-      const serverErrors = server.tally.errors - errors0
+      const after = await server.counts()
+      const served = after.requests - before.requests
+      const serverErrors = after.errors - before.errors
       if (
         !r.complete || r.errors !== 0 || serverErrors !== 0 || served !== r.requests || r.requests === 0 ||
         r.bytes !== r.requests * size
@@ -284,11 +432,11 @@ const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measur
         )
       }
       await ask(helper, { type: "closeAll" }, "closed")
-      await waitUntil("connections to close", () => server.live() === 0)
+      await waitUntilAsync("connections to close", async () => (await server.counts()).live === 0)
       if (timed) {
         const k = rates.length + 1
         rates.push(r.requests / (r.elapsedMs / 1000))
-        cpu.push((used.user + used.system) / 1000 / r.requests)
+        cpu.push(usedUs / 1000 / r.requests)
         extra[`run${k}`] = rates[k - 1]!
         extra[`requests${k}`] = r.requests
       }
@@ -299,6 +447,7 @@ const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measur
   }
   extra.cpuMsPerUnit = median(cpu)
   extra.connections = n
+  if (p.workers !== undefined) extra.workers = p.workers
   return {
     value: median(rates),
     extra,
@@ -309,30 +458,43 @@ const serverLoad = async (v: Variant, p: Record<string, number>): Promise<Measur
 
 const runners: Record<ScenarioId, (v: Variant, p: Record<string, number>) => Promise<Measured>> = {
   bulk64k: bulk,
+  tlsbulk64k: tlsBulk,
   bulk4k: bulk,
   pingpong: pingPong,
   accept,
   idle,
-  "server-load": serverLoad
+  "server-load": serverLoad,
+  "server-load-w1": serverLoad,
+  "server-load-w2": serverLoad
 }
 
-for (const { id, params } of job.scenarios) {
-  try {
-    const m = await runners[id](variant, params)
-    await send({
-      type: "sample",
-      sample: { scenario: id, variant: variant.id, rep: job.rep, ...m }
-    })
-  } catch (error) {
-    await send({
-      type: "error",
-      scenario: id,
-      variant: variant.id,
-      rep: job.rep,
-      message: error instanceof Error ? (error.stack ?? error.message) : String(error)
-    })
-  }
+const workerSize = process.env[workerSizeVar]
+if (cluster.isWorker && workerSize !== undefined) {
+  // a load-server worker of `inWorkers`: serve until the primary says close
+  await runLoadWorker(variant, Number(workerSize))
+} else {
+  await runJob()
 }
-// Leave cleanly, so --cpu-prof writes its profile.
-process.disconnect()
-process.exit(0)
+
+async function runJob() {
+  for (const { id, params } of job.scenarios) {
+    try {
+      const m = await runners[id](variant, params)
+      await send({
+        type: "sample",
+        sample: { scenario: id, variant: variant.id, rep: job.rep, ...m }
+      })
+    } catch (error) {
+      await send({
+        type: "error",
+        scenario: id,
+        variant: variant.id,
+        rep: job.rep,
+        message: error instanceof Error ? (error.stack ?? error.message) : String(error)
+      })
+    }
+  }
+  // Leave cleanly, so --cpu-prof writes its profile.
+  process.disconnect()
+  process.exit(0)
+}

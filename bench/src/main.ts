@@ -10,7 +10,7 @@ import { build, type Built } from "./build.js"
 import { forkJs } from "./fork.js"
 import { readProfile, render, summarize as summarizeProfile } from "./profile.js"
 import { type Failure, markdown, summarize } from "./report.js"
-import { scenarioById, type ScenarioDef, scenarios, targets } from "./scenarios.js"
+import { scenarioById, type ScenarioDef, scenarioGroups, scenarios, targets } from "./scenarios.js"
 import type { ChildJob, ChildMessage, Sample } from "./types.js"
 import { defaultVariants, labels, registry, supports } from "./variants/index.js"
 
@@ -19,7 +19,10 @@ const usage = `usage: pnpm bench [options]
   --quick               small sizes, 3 repetitions, one process per variant and repetition:
                         about a minute (a smoke test; figures are rough)
   --reps N              repetitions (default 5; --quick 3)
-  --scenarios a,b       among: ${scenarios.map((s) => s.id).join(", ")} (default all)
+  --scenarios a,b       among: ${scenarios.map((s) => s.id).join(", ")}, and
+                        server-load-workers (= server-load-w1,server-load-w2: the server in 1, then
+                        2 node:cluster worker processes; raw and vvnet only) (default: all but
+                        ${scenarios.filter((s) => s.optional === true).map((s) => s.id).join(", ")})
   --variants a,b        among: ${Object.keys(registry).join(", ")} (default ${defaultVariants.join(", ")})
   --fork-per M          "measurement" (default: a fresh process for every scenario × variant ×
                         repetition) or "variant" (default with --quick)
@@ -62,7 +65,8 @@ const parseArgs = (argv: ReadonlyArray<string>): Options => {
   }
   const reps = Number(value("--reps") ?? (quick ? 3 : 5))
   if (!Number.isInteger(reps) || reps < 1) throw new Error("--reps must be a positive integer")
-  const scenarioIds = value("--scenarios")?.split(",") ?? scenarios.map((s) => s.id)
+  const scenarioIds = value("--scenarios")?.split(",").flatMap((id) => scenarioGroups[id] ?? [id]) ??
+    scenarios.filter((s) => s.optional !== true).map((s) => s.id)
   const chosen = scenarioIds.map((id) => {
     const def = scenarioById(id)
     if (def === undefined) throw new Error(`unknown scenario ${id}`)
@@ -222,7 +226,9 @@ const main = async () => {
     "repetitions. Every child loads effect first (raw included). Server and client share the child " +
     "process and use the same variant, except idle and server-load, whose clients are plain node:net " +
     "sockets in a helper process (server-load: 64 keep-alive connections, one 100 B request in " +
-    "flight on each, every reply checked). TCP_NODELAY on everywhere. \"CPU/unit vs raw\": process " +
+    "flight on each, every reply checked; server-load-w1/-w2: the same with the server in 1 or 2 " +
+    "node:cluster workers sharing one port, CPU = primary + workers). TCP_NODELAY on everywhere. " +
+    "\"CPU/unit vs raw\": process " +
     "CPU time (user + system) per MB, round trip, connection or request (server-load: the server " +
     "process's alone), relative to raw; lower is better, and less disturbed by a busy machine than " +
     "the rates. effect-floor is the thinnest Effect wrapping of node:net (what Effect itself costs). " +

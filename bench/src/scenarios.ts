@@ -23,6 +23,8 @@ export interface ScenarioDef {
   readonly exposeGc: boolean
   /** Formats the headline value for the table. */
   readonly format: (value: number) => string
+  /** Run only when asked for (`--scenarios`), not in the default set. */
+  readonly optional?: boolean
 }
 
 const int = (v: number) => Math.round(v).toLocaleString("en-US")
@@ -36,6 +38,16 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
     higherIsBetter: true,
     full: { bytes: 128 * MiB, writeSize: 64 * KiB, readSize: 64 * KiB, warmupRuns: 3, runs: 3 },
     quick: { bytes: 16 * MiB, writeSize: 64 * KiB, readSize: 64 * KiB, warmupRuns: 1, runs: 1 },
+    exposeGc: false,
+    format: int
+  },
+  {
+    id: "tlsbulk64k",
+    title: "bulk over TLS 1.3, 64 KiB writes",
+    unit: "MB/s",
+    higherIsBetter: true,
+    full: { bytes: 64 * MiB, writeSize: 64 * KiB, readSize: 64 * KiB, warmupRuns: 3, runs: 3 },
+    quick: { bytes: 8 * MiB, writeSize: 64 * KiB, readSize: 64 * KiB, warmupRuns: 1, runs: 1 },
     exposeGc: false,
     format: int
   },
@@ -90,8 +102,70 @@ export const scenarios: ReadonlyArray<ScenarioDef> = [
     quick: { connections: 64, size: 100, durationMs: 1_000, maxRequests: 1_000_000, warmupRuns: 1, runs: 1 },
     exposeGc: false,
     format: int
+  },
+  // server-load with the server in node:cluster worker processes sharing one port (the measured
+  // child is the cluster's primary): 1 worker, then 2, to show what a second process adds. Not in
+  // the default set (`--scenarios server-load-workers` asks for both).
+  {
+    id: "server-load-w1",
+    title: "server under load, 1 cluster worker, 64 conns × 100 B req/resp",
+    unit: "requests/s",
+    higherIsBetter: true,
+    full: {
+      workers: 1,
+      connections: 64,
+      size: 100,
+      durationMs: 2_000,
+      maxRequests: 2_000_000,
+      warmupRuns: 2,
+      runs: 3
+    },
+    quick: {
+      workers: 1,
+      connections: 64,
+      size: 100,
+      durationMs: 1_000,
+      maxRequests: 1_000_000,
+      warmupRuns: 1,
+      runs: 1
+    },
+    exposeGc: false,
+    format: int,
+    optional: true
+  },
+  {
+    id: "server-load-w2",
+    title: "server under load, 2 cluster workers, 64 conns × 100 B req/resp",
+    unit: "requests/s",
+    higherIsBetter: true,
+    full: {
+      workers: 2,
+      connections: 64,
+      size: 100,
+      durationMs: 2_000,
+      maxRequests: 2_000_000,
+      warmupRuns: 2,
+      runs: 3
+    },
+    quick: {
+      workers: 2,
+      connections: 64,
+      size: 100,
+      durationMs: 1_000,
+      maxRequests: 1_000_000,
+      warmupRuns: 1,
+      runs: 1
+    },
+    exposeGc: false,
+    format: int,
+    optional: true
   }
 ]
+
+/** Names that stand for several scenarios on the command line. */
+export const scenarioGroups: Record<string, ReadonlyArray<ScenarioId>> = {
+  "server-load-workers": ["server-load-w1", "server-load-w2"]
+}
 
 export const scenarioById = (id: string): ScenarioDef | undefined => scenarios.find((s) => s.id === id)
 
@@ -105,6 +179,7 @@ export type Target =
 
 export const targets: Partial<Record<ScenarioId, Record<string, Target>>> = {
   bulk64k: { vvnet: { kind: "ratio", min: 0.95 }, "vv-bridge": { kind: "ratio", min: 0.8 } },
+  tlsbulk64k: { vvnet: { kind: "ratio", min: 0.9 } },
   bulk4k: { vvnet: { kind: "ratio", min: 0.8 } },
   pingpong: { vvnet: { kind: "ratio", min: 0.95 }, "vv-bridge": { kind: "ratio", min: 0.5 } },
   accept: { vvnet: { kind: "ratio", min: 0.9 }, "vv-bridge": { kind: "ratio", min: 0.5 } },
@@ -117,10 +192,13 @@ export const targets: Partial<Record<ScenarioId, Record<string, Target>>> = {
  */
 export const designReference: Record<ScenarioId, string> = {
   bulk64k: "raw 1,665 MB/s; platform 0.65×",
+  tlsbulk64k: "not in design.md §5 (issue 14: vvnet's NodeTls against raw node:tls, target ≥ 0.9×)",
   bulk4k: "raw 747 MB/s; platform 0.34×",
   pingpong: "raw 13,556 round trips/s; platform 0.86–0.92×",
   accept: "raw 4,911 conn/s; platform 0.50×",
   idle: "raw 1.0 KB heap; platform 21.9 KB heap",
   "server-load":
-    "not measured then (issue 11: wrk, 20 keep-alive connections, a minimal HTTP/1.1 server: vvnet 0.53× raw)"
+    "not measured then (issue 11: wrk, 20 keep-alive connections, a minimal HTTP/1.1 server: vvnet 0.53× raw)",
+  "server-load-w1": "not in design.md §5 (issue 14: how throughput grows with processes)",
+  "server-load-w2": "not in design.md §5 (issue 14: how throughput grows with processes)"
 }

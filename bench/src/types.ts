@@ -102,13 +102,31 @@ export interface Variant {
   /** Row label in the table. */
   readonly label: string
   readonly bulk?: (params: BulkParams) => Promise<BulkOutcome>
+  /** `bulk` over TLS (`tlsbulk64k`): the server has `tls.cert`/`tls.key`, the client trusts `tls.ca`. */
+  readonly tlsBulk?: (params: BulkParams, tls: TlsMaterial) => Promise<BulkOutcome>
   readonly pingPong?: (params: PingPongParams) => Promise<PingPongOutcome>
   readonly accept?: (params: AcceptParams) => Promise<AcceptOutcome>
   readonly idleServer?: () => Promise<IdleServer>
   readonly loadServer?: (params: LoadParams) => Promise<LoadServer>
 }
 
-export type ScenarioId = "bulk64k" | "bulk4k" | "pingpong" | "accept" | "idle" | "server-load"
+/** PEM certificates for the TLS scenario: a CA, and a server certificate (127.0.0.1) it signed. */
+export interface TlsMaterial {
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+}
+
+export type ScenarioId =
+  | "bulk64k"
+  | "tlsbulk64k"
+  | "bulk4k"
+  | "pingpong"
+  | "accept"
+  | "idle"
+  | "server-load"
+  | "server-load-w1"
+  | "server-load-w2"
 
 /** One measurement, as the child process reports it. */
 export interface Sample {

@@ -1,24 +1,30 @@
 /**
  * vvnet's main demo, over real sockets.
  *
- *   pnpm demo                  echo server on 127.0.0.1:0 and on a unix socket, 50 clients that
+ *   pnpm demo                  echo servers on 127.0.0.1:0, on a unix socket and over TLS
+ *                              (NodeTls, certificates made at start), 50 clients that
  *                              verify every byte, typed error handling, a report; then the vv
  *                              program examples/vv/echo.vv on the vv runtime; exit 0 only if
  *                              every byte checked out in both
  *   pnpm demo serve ADDRESS    an echo server left running (tcp "127.0.0.1:7000", or a unix
  *                              path); try it with `nc 127.0.0.1 7000`; Ctrl-C stops it cleanly
+ *   pnpm demo serve ADDRESS --workers N
+ *                              the same echo server in N processes (node:cluster workers, one
+ *                              shared port or path, NodeCluster.run); Ctrl-C stops them all
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Conn, Net, NetError } from "@vvnet/core"
-import { NodeNet } from "@vvnet/node-adapter"
+import { NodeCluster, NodeNet, NodeTls } from "@vvnet/node-adapter"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Url from "node:url"
+import { tlsMaterial } from "./demoCerts.js"
 
 const MiB = 1024 * 1024
 
@@ -55,13 +61,17 @@ interface Tally {
   readonly errors: Map<string, number>
 }
 
-const seen = (tally: Tally, error: NetError.NetError) =>
+const seen = (tally: Tally, error: NetError.NetError | NodeTls.TlsError) =>
   Effect.sync(() => tally.errors.set(error._tag, (tally.errors.get(error._tag) ?? 0) + 1))
 
 /** One client: every message size once, in an order of its own, each echoed and checked. */
-const client = (tally: Tally, network: string, address: string, id: number) =>
+const client = <R>(
+  tally: Tally,
+  dial: Effect.Effect<Conn.Conn, NetError.NetError | NodeTls.TlsError, R>,
+  id: number
+) =>
   Effect.scoped(Effect.gen(function*() {
-    const conn = yield* Net.dial(network, address)
+    const conn = yield* dial
     tally.connections++
     for (let round = 0; round < sizes.length; round++) {
       const size = sizes[(round + id) % sizes.length]!
@@ -80,7 +90,7 @@ const client = (tally: Tally, network: string, address: string, id: number) =>
   })).pipe(Effect.tapError((e) => seen(tally, e)), Effect.either)
 
 /** A refused dial caught by its tag; a read that hits its deadline caught by its tag. */
-const typedErrors = (tally: Tally, address: string) =>
+const typedErrors = (tally: Tally, address: string, tlsAddress: string) =>
   Effect.gen(function*() {
     const closedAddress = yield* Effect.scoped(Effect.map(Net.listen("tcp", "127.0.0.1:0"), (l) => l.address))
     const refused = yield* Effect.scoped(Net.dial("tcp", closedAddress)).pipe(
@@ -98,6 +108,13 @@ const typedErrors = (tally: Tally, address: string) =>
       )
     }))
     yield* Console.log(`  read past its deadline, caught by tag Timeout: ${timedOut}`)
+
+    // the TLS server's certificate is signed by the demo's CA: without it, verification fails
+    const untrusted = yield* Effect.scoped(NodeTls.dial("tcp", tlsAddress, {})).pipe(
+      Effect.as("connected?!"),
+      Effect.catchTag("TlsError", (e) => Effect.zipRight(seen(tally, e), Effect.succeed(`${e.code}: ${e.message}`)))
+    )
+    yield* Console.log(`  TLS dial without the CA, caught by tag TlsError: ${untrusted}`)
   })
 
 const demo = Effect.gen(function*() {
@@ -109,17 +126,24 @@ const demo = Effect.gen(function*() {
   const report = yield* Effect.scoped(Effect.gen(function*() {
     const tcp = yield* Net.listen("tcp", "127.0.0.1:0")
     const unix = yield* Net.listen("unix", Path.join(dir, "echo.sock"))
+    const certs = yield* Effect.promise(tlsMaterial)
+    const tls = yield* NodeTls.listen("tcp", "127.0.0.1:0", { cert: certs.cert, key: certs.key })
     yield* Net.serve(tcp, echo)
     yield* Net.serve(unix, echo)
-    yield* Console.log(`vvnet demo: echo servers on tcp ${tcp.address} and unix ${unix.address}`)
-
-    const clients = Array.from(
-      { length: 50 },
-      (_, id) => id % 2 === 0 ? client(tally, "tcp", tcp.address, id) : client(tally, "unix", unix.address, id)
+    yield* Net.serve(tls, echo)
+    yield* Console.log(
+      `vvnet demo: echo servers on tcp ${tcp.address}, unix ${unix.address} and TLS (tcp) ${tls.address}`
     )
+
+    const dials = [
+      Net.dial("tcp", tcp.address),
+      Net.dial("unix", unix.address),
+      NodeTls.dial("tcp", tls.address, { ca: certs.ca }) // the server's certificate verified
+    ]
+    const clients = Array.from({ length: 50 }, (_, id) => client(tally, dials[id % 3]!, id))
     yield* Console.log(`  50 clients, messages of ${sizes.join(", ")} bytes each, every byte checked`)
     yield* Effect.all(clients, { concurrency: "unbounded" })
-    yield* typedErrors(tally, tcp.address)
+    yield* typedErrors(tally, tcp.address, tls.address)
     return { tcp: tcp.address, unix: unix.address }
   }))
   // the scope above is closed: servers, handlers and connections are gone
@@ -138,7 +162,9 @@ const demo = Effect.gen(function*() {
   yield* Console.log(`scope closed: listeners and connections closed; unix socket file removed: ${!socketFileLeft}`)
 
   const expectedBytes = 50 * sizes.reduce((a, b) => a + b, 0)
-  const unexpected = [...tally.errors.keys()].filter((tag) => tag !== "ConnectionRefused" && tag !== "Timeout")
+  const unexpected = [...tally.errors.keys()].filter((tag) =>
+    tag !== "ConnectionRefused" && tag !== "Timeout" && tag !== "TlsError"
+  )
   if (tally.mismatches > 0 || tally.bytesVerified !== expectedBytes || unexpected.length > 0 || socketFileLeft) {
     yield* Console.error(`FAILED: expected ${expectedBytes} bytes verified, got ${tally.bytesVerified}`)
     return yield* Effect.fail(new Error("demo failed"))
@@ -173,22 +199,66 @@ const runVv = Effect.gen(function*() {
 const serve = (address: string) =>
   Effect.gen(function*() {
     const network = address.includes("/") ? "unix" : "tcp"
+    // in a node:cluster worker (--workers), "worker N (pid P): " before each line
+    const who = Option.match(yield* NodeCluster.workerId, {
+      onNone: () => "",
+      onSome: (id) => `worker ${id} (pid ${process.pid}): `
+    })
     const listener = yield* Net.listen(network, address)
     yield* Net.serve(listener, (conn) =>
       Effect.zipRight(
-        Console.log(`connection from ${conn.remoteAddress || "(unix peer)"}`),
+        Console.log(`${who}connection from ${conn.remoteAddress || "(unix peer)"}`),
         echo(conn)
       ))
-    yield* Console.log(`echo server on ${network} ${listener.address}; Ctrl-C to stop`)
+    yield* Console.log(`${who}echo server on ${network} ${listener.address}; Ctrl-C to stop`)
     return yield* Effect.never
-  }).pipe(Effect.onInterrupt(() => Console.log("echo server stopped")))
+  }).pipe(
+    Effect.scoped,
+    Effect.onInterrupt(() =>
+      Effect.flatMap(NodeCluster.workerId, (id) =>
+        Console.log(
+          Option.match(id, { onNone: () => "echo server stopped", onSome: (id) => `worker ${id}: echo server stopped` })
+        ))
+    )
+  )
 
-const [command, argument] = process.argv.slice(2)
+/**
+ * `serve` in `workers` processes: node:cluster workers each run `serve(address)`, sharing one
+ * port (or unix path); Ctrl-C (SIGINT) reaches them all and the primary waits for every one.
+ */
+const serveWorkers = (address: string, workers: number) =>
+  Effect.gen(function*() {
+    if (!(yield* NodeCluster.isWorker)) {
+      yield* Console.log(`echo server: ${workers} worker processes on ${address} (primary pid ${process.pid})`)
+    }
+    yield* NodeCluster.run(serve(address), { workers })
+  }).pipe(Effect.onInterrupt(() =>
+    Effect.flatMap(NodeCluster.isWorker, (worker) => worker ? Effect.void : Console.log("all workers stopped"))
+  ))
+
+/** `serve ADDRESS [--workers N]`: the address (default 127.0.0.1:7000) and N (default 1: one process). */
+const parseServe = (args: ReadonlyArray<string>) => {
+  const rest = [...args]
+  let workers = 1
+  const flag = rest.indexOf("--workers")
+  if (flag >= 0) {
+    const value = rest[flag + 1]
+    workers = Number(value)
+    if (value === undefined || !Number.isSafeInteger(workers) || workers < 1) {
+      return Effect.fail(new Error(`--workers needs a positive integer, got ${value ?? "nothing"}`))
+    }
+    rest.splice(flag, 2)
+  }
+  const address = rest[0] ?? "127.0.0.1:7000"
+  return Effect.succeed(flag >= 0 ? serveWorkers(address, workers) : serve(address))
+}
+
+const [command, ...args] = process.argv.slice(2)
 const program = command === "serve"
-  ? serve(argument ?? "127.0.0.1:7000")
+  ? Effect.flatten(parseServe(args))
   : command === undefined
   ? demo
-  : Effect.fail(new Error(`unknown command ${command}; usage: pnpm demo [serve ADDRESS]`))
+  : Effect.fail(new Error(`unknown command ${command}; usage: pnpm demo [serve ADDRESS [--workers N]]`))
 
 // Errors are reported as one line (the typed error's Go-style message), not a stack trace.
 // Ctrl-C (an interruption) is the way `serve` is meant to end: exit status 0, not 130.

@@ -133,15 +133,15 @@ const hasToken = (value: string | undefined, token: string): boolean =>
  */
 const readRequest = (
   reader: BufferedReader.BufferedReader,
+  remoteAddress: string,
+  progress: { inHeaders: boolean },
   limits: { readonly [K in Exclude<keyof Options, "readTimeout">]-?: number }
 ): Effect.Effect<Option.Option<Request>, HttpRequestError | NetError.NetError | FrameError.FrameError> =>
   Effect.gen(function*() {
     // the request line; RFC 9112 §2.2: ignore empty lines before it (a few, not forever)
     let line: string | undefined
     for (let empty = 0; line === undefined; empty++) {
-      const read = yield* reader.readLine({ maxLength: limits.maxRequestLineLength }).pipe(
-        Effect.catchTag("FrameTooLarge", () => refuse(414, "request line too long"))
-      )
+      const read = yield* reader.readLine({ maxLength: limits.maxRequestLineLength })
       if (Option.isNone(read)) return Option.none()
       if (read.value.length > 0) line = latin1(read.value)
       else if (empty >= 4) return yield* refuse(400, "empty lines instead of a request line")
@@ -158,13 +158,12 @@ const readRequest = (
     }
 
     // the header lines, up to the empty line: the byte budget bounds what the reader holds
+    progress.inHeaders = true
     const headers = new Map<string, string>()
     let budget = limits.maxHeaderBytes
     let count = 0
     while (true) {
-      const read = yield* reader.readLine({ maxLength: budget }).pipe(
-        Effect.catchTag("FrameTooLarge", () => refuse(431, `header fields over ${limits.maxHeaderBytes} bytes`))
-      )
+      const read = yield* reader.readLine({ maxLength: budget })
       if (Option.isNone(read)) {
         return yield* new FrameError.UnexpectedEof({ frame: "line", received: 0 })
       }
@@ -214,7 +213,7 @@ const readRequest = (
         body = read.value
       }
     }
-    return Option.some({ method, target, version, headers, body, remoteAddress: reader.conn.remoteAddress })
+    return Option.some({ method, target, version, headers, body, remoteAddress })
   })
 
 /** The `Date` header's value, made at most once a second. */
@@ -251,11 +250,11 @@ const encodeResponse = (response: Response, close: boolean, head: boolean, versi
   if (close) text += "Connection: close\r\n"
   else if (version === "HTTP/1.0") text += "Connection: keep-alive\r\n"
   text += "\r\n"
-  const headBytes = encoder.encode(text)
-  if (head || body.length === 0) return headBytes
-  const out = new Uint8Array(headBytes.length + body.length)
-  out.set(headBytes)
-  out.set(body, headBytes.length)
+  // the head is ASCII (header values from a handler are sent as latin1, one byte per char)
+  const withBody = !head && body.length > 0
+  const out = Buffer.allocUnsafe(text.length + (withBody ? body.length : 0))
+  out.write(text, 0, "latin1")
+  if (withBody) out.set(body, text.length)
   return out
 }
 
@@ -280,22 +279,31 @@ export const handleConnection = <E, R>(
     }
     const readTimeout = options?.readTimeout ?? 10_000
     const reader = yield* BufferedReader.make(conn)
+    const remoteAddress = conn.remoteAddress
+    // where a FrameTooLarge came from: the request line (414) or the header lines (431)
+    const progress = { inHeaders: false }
     while (true) {
+      progress.inHeaders = false
       if (readTimeout > 0) yield* conn.setReadTimeout(readTimeout)
-      const read = yield* Effect.either(readRequest(reader, limits))
+      const read = yield* Effect.either(readRequest(reader, remoteAddress, progress, limits))
       if (Either.isLeft(read)) {
         const error = read.left
         switch (error._tag) {
-          case "HttpRequestError": {
-            const response = { status: error.status, body: `${error.reason}\n` }
+          case "HttpRequestError":
+          case "FrameTooLarge": {
+            // the reader's FrameTooLarge: a line over its limit, found before its end
+            const refusal = error._tag === "HttpRequestError"
+              ? error
+              : progress.inHeaders
+              ? new HttpRequestError({ status: 431, reason: `header fields over ${limits.maxHeaderBytes} bytes` })
+              : new HttpRequestError({ status: 414, reason: "request line too long" })
+            const response = { status: refusal.status, body: `${refusal.reason}\n` }
             yield* conn.write(encodeResponse(response, true, false, "HTTP/1.1"))
             return
           }
           case "UnexpectedEof": // the client left in the middle of a request
           case "Timeout": // too slow, or idle too long
             return
-          case "FrameTooLarge": // readRequest maps each of its limits to a status
-            return yield* Effect.die(error)
           default:
             return yield* error
         }

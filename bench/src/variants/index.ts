@@ -38,9 +38,29 @@ export const labels: Record<string, string> = {
 
 /** Which scenarios each variant implements (so the harness schedules no child for a gap). */
 export const supports: Record<string, ReadonlyArray<string>> = {
-  raw: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
+  raw: [
+    "bulk64k",
+    "tlsbulk64k",
+    "bulk4k",
+    "pingpong",
+    "accept",
+    "idle",
+    "server-load",
+    "server-load-w1",
+    "server-load-w2"
+  ],
   "effect-floor": ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
   platform: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
-  vvnet: ["bulk64k", "bulk4k", "pingpong", "accept", "idle", "server-load"],
+  vvnet: [
+    "bulk64k",
+    "tlsbulk64k",
+    "bulk4k",
+    "pingpong",
+    "accept",
+    "idle",
+    "server-load",
+    "server-load-w1",
+    "server-load-w2"
+  ],
   "vv-bridge": ["bulk64k", "pingpong", "accept", "server-load"]
 }

@@ -6,6 +6,7 @@
  */
 import { once } from "node:events"
 import * as Net from "node:net"
+import * as Tls from "node:tls"
 import { HOST, type LoadTally, type Variant } from "../types.js"
 import { echoPieceOk, messages, pattern, PatternCounter, replies, RequestParser } from "../verify.js"
 
@@ -69,6 +70,58 @@ export const variant: Variant = {
     await received
     client.destroy()
     await closeServer(server)
+    return { received: counter.bytes, errors: counter.errors }
+  },
+
+  // the same as bulk, over node:tls (TLS 1.3, the server's certificate verified against the CA)
+  async tlsBulk({ bytes, writeSize }, tls) {
+    const counter = new PatternCounter()
+    let serverDone!: () => void
+    let serverFailed!: (error: Error) => void
+    const received = new Promise<void>((resolve, reject) => {
+      serverDone = resolve
+      serverFailed = reject
+    })
+    const server = Tls.createServer({ cert: tls.cert, key: tls.key, allowHalfOpen: true }, (socket) => {
+      socket.setNoDelay(true)
+      socket.on("data", (chunk: Buffer) => counter.add(chunk))
+      socket.on("end", () => {
+        socket.destroy()
+        serverDone()
+      })
+      socket.on("error", serverFailed)
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject)
+      server.listen(0, HOST, () => resolve())
+    })
+    const client = Tls.connect({
+      host: HOST,
+      port: (server.address() as Net.AddressInfo).port,
+      ca: tls.ca,
+      noDelay: true,
+      allowHalfOpen: true
+    } as Tls.ConnectionOptions)
+    await once(client, "secureConnect")
+    const buf = pattern(writeSize)
+    await new Promise<void>((resolve, reject) => {
+      client.on("error", reject)
+      let sent = 0
+      const pump = () => {
+        while (sent < bytes) {
+          sent += writeSize
+          if (!client.write(buf)) {
+            client.once("drain", pump)
+            return
+          }
+        }
+        client.end(resolve)
+      }
+      pump()
+    })
+    await received
+    client.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
     return { received: counter.bytes, errors: counter.errors }
   },
 

@@ -5,7 +5,7 @@
  * vvnet's cost rather than a generator's.
  */
 import { type Conn, Net, type NetError } from "@vvnet/core"
-import { NodeNet } from "@vvnet/node-adapter"
+import { NodeNet, NodeTls } from "@vvnet/node-adapter"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -101,6 +101,25 @@ export const variant: Variant = {
       yield* Deferred.await(done)
       return { received: counter.bytes, errors: counter.errors }
     })),
+
+  // the same as bulk, with NodeTls.layer: TLS 1.3, the server's certificate verified against the CA
+  tlsBulk: ({ bytes, readSize, writeSize }, tls) =>
+    Effect.runPromise(
+      Effect.scoped(Effect.gen(function*() {
+        const listener = yield* Net.listen("tcp", listenAddress)
+        const counter = new PatternCounter()
+        const done = yield* Deferred.make<void, NetError.NetError>()
+        yield* Net.serve(listener, (conn) =>
+          Effect.exit(drain(conn, readSize, (chunk) => counter.add(chunk))).pipe(
+            Effect.flatMap((exit) => Deferred.done(done, exit))
+          ))
+        const conn = yield* Net.dial("tcp", listener.address)
+        yield* writeN(conn, pattern(writeSize), bytes / writeSize)
+        yield* conn.closeWrite
+        yield* Deferred.await(done)
+        return { received: counter.bytes, errors: counter.errors }
+      })).pipe(Effect.provide(NodeTls.layer(tls)))
+    ),
 
   pingPong: ({ roundTrips, size }) =>
     run(Effect.gen(function*() {

@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import Cluster from "node:cluster"
 import * as Dns from "node:dns"
 import { DialAttempt } from "./internal/dial.js"
 import { ListenAttempt } from "./internal/listen.js"
@@ -162,7 +163,14 @@ export const make = (options?: Options): Net.Net["Type"] => {
       if (bad !== undefined) return yield* bad
       const [addr, target] = yield* resolveTarget("listen", network, address)
       if (target.kind === "unix") {
-        yield* prepareUnixPath(network, address, target.path, listenOptions?.reclaimStaleSocket === true)
+        // in a node:cluster worker the primary binds the path and shares it between the workers
+        yield* prepareUnixPath(
+          network,
+          address,
+          target.path,
+          listenOptions?.reclaimStaleSocket === true,
+          Cluster.isWorker
+        )
       }
       return yield* owned(new ListenAttempt(addr.network, network, address, target, listenOptions))
     })

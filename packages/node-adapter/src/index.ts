@@ -23,3 +23,18 @@ export * as PlatformSocket from "./PlatformSocket.js"
  * @since 0.2.0
  */
 export * as PlatformSocketServer from "./PlatformSocketServer.js"
+
+/**
+ * Serving from several processes on one port: `NodeCluster.run` forks node:cluster workers that
+ * each run a program (their `NodeNet` listeners share the port) and stops them all on interrupt.
+ *
+ * @since 0.2.0
+ */
+export * as NodeCluster from "./NodeCluster.js"
+
+/**
+ * TLS over node:tls with vvnet's contract: `NodeTls.dial`, `NodeTls.listen`, `NodeTls.layer`.
+ *
+ * @since 0.3.0
+ */
+export * as NodeTls from "./NodeTls.js"

@@ -155,9 +155,23 @@ class BridgeImpl<V> implements Bridge<V> {
     })
   }
 
-  private run<A>(native: string, effect: Effect.Effect<A, never, Net.Net>): Promise<A> {
+  /**
+   * Runs a native's Effect on the bridge's runtime. A fiber starts synchronously and runs until
+   * it completes or has to wait. When it completed at once (a read with data buffered, a write
+   * the OS took, a deadline, a close), its value is returned as it is: the fiber is done, so it
+   * is neither tracked nor observed, and there is no promise. When it has to wait, that same
+   * fiber goes on (the Effect never runs twice): it joins the bridge's fibers, so `dispose`
+   * interrupts it, and its outcome comes back as a promise.
+   */
+  private run<A>(native: string, effect: Effect.Effect<A, never, Net.Net>): A | Promise<A> {
     this.ensureOpen(native)
     const fiber = this.runtime.runFork(effect)
+    const exit = fiber.unsafePoll()
+    if (exit !== null) {
+      if (Exit.isSuccess(exit)) return exit.value
+      // a defect at once (or a Net layer that failed to build) rejects, as one that came later
+      return Promise.reject(this.failure(native, exit.cause))
+    }
     FiberSet.unsafeAdd(this.fibers, fiber)
     return new Promise<A>((resolve, reject) => {
       fiber.addObserver((exit) => {

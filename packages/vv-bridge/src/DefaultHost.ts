@@ -94,6 +94,8 @@ export class VvList implements Iterable<VvValue> {
   /** Byte storage (may be longer than the list: capacity), or undefined in array mode. */
   private data: Uint8Array | undefined
   private size: number
+  /** `data` was lent out (`lendBytes`): it must not change; a change copies it first. */
+  private lent = false
 
   private constructor(items: Array<VvValue> | undefined, data: Uint8Array | undefined, size: number) {
     this.items = items
@@ -126,7 +128,7 @@ export class VvList implements Iterable<VvValue> {
    * @since 0.1.0
    */
   static unsafeFromArray(items: Array<VvValue>): VvList {
-    // a non-empty list of ints 0..255 is stored as bytes, so `net.write` sends it with one copy
+    // a non-empty list of ints 0..255 is stored as bytes, so `net.write` sends it without a copy
     if (items.length > 0 && items.length <= 1 << 20 && items.every(isByteInt)) {
       return new VvList(undefined, Uint8Array.from(items, Number), items.length)
     }
@@ -183,7 +185,8 @@ export class VvList implements Iterable<VvValue> {
     if (!Number.isInteger(index) || index < 0 || index >= this.size) return false
     if (this.data !== undefined) {
       if (isByteInt(value)) {
-        this.data[index] = Number(value)
+        if (this.lent) this.unlend()
+        this.data![index] = Number(value)
         return true
       }
       this.toArrayMode()
@@ -202,6 +205,7 @@ export class VvList implements Iterable<VvValue> {
       // an empty list whose first element is a byte starts out as bytes
       this.items = undefined
       this.data = new Uint8Array(16)
+      this.lent = false
     }
     if (this.data !== undefined) {
       if (isByteInt(value)) {
@@ -209,8 +213,11 @@ export class VvList implements Iterable<VvValue> {
           const grown = new Uint8Array(Math.max(16, this.size * 2))
           grown.set(this.data.subarray(0, this.size))
           this.data = grown
+          this.lent = false
+        } else if (this.lent) {
+          this.unlend()
         }
-        this.data[this.size++] = Number(value)
+        this.data![this.size++] = Number(value)
         return
       }
       this.toArrayMode()
@@ -303,6 +310,25 @@ export class VvList implements Iterable<VvValue> {
    */
   byteView(): Uint8Array | undefined {
     return this.data?.subarray(0, this.size)
+  }
+
+  /**
+   * In byte mode, the bytes themselves, lent without a copy: they never change afterwards (a
+   * later `set` or `push` of the list copies its storage first, once); else `undefined`. What
+   * `net.write` sends, so writing the same list again and again copies nothing.
+   *
+   * @since 0.2.0
+   */
+  lendBytes(): Uint8Array | undefined {
+    if (this.data === undefined) return undefined
+    this.lent = true
+    return this.data.subarray(0, this.size)
+  }
+
+  /** Copy-on-write: gives the list storage of its own, the lent bytes staying as they were. */
+  private unlend(): void {
+    this.data = this.data!.slice()
+    this.lent = false
   }
 
   /**
@@ -717,6 +743,7 @@ export const make = (options?: Options): Host<VvValue> => ({
   toText: text,
   toList: (value) => value instanceof VvList ? value.elements() : undefined,
   toByteView: (value) => value instanceof VvList ? value.byteView() : undefined,
+  lendBytes: (value) => value instanceof VvList ? value.lendBytes() : undefined,
   toUserdata: (value) => value instanceof VvUserdata ? value.handle : undefined,
   toResult,
   show,

@@ -76,6 +76,10 @@ export type LogLevel = "error" | "warning"
  * - `toList(v)`: a list's elements, in order. The bridge does not keep or mutate the array.
  * - `toByteView(v)` (optional fast path): when the list is stored as bytes (every element an int
  *   0..255), a view of them; `undefined` otherwise. The bridge copies what it keeps.
+ * - `lendBytes(v)` (optional, faster): as `toByteView`, but the bytes are lent: the host
+ *   promises they never change afterwards (a later change of the list copies its storage
+ *   first, copy-on-write), so the bridge hands them to a write without copying them. A write
+ *   that completes at once then costs no copy at all.
  * - `toUserdata(v)`: the handle wrapped by a userdata value.
  * - `toResult(v)`: a result record's `ok` flag and value; `undefined` for anything else,
  *   including none.
@@ -106,6 +110,7 @@ export interface Host<V> {
   readonly toText: (value: V) => string | undefined
   readonly toList: (value: V) => ReadonlyArray<V> | undefined
   readonly toByteView?: ((value: V) => Uint8Array | undefined) | undefined
+  readonly lendBytes?: ((value: V) => Uint8Array | undefined) | undefined
   readonly toUserdata: (value: V) => object | undefined
   readonly toResult: (value: V) => ResultView<V> | undefined
   readonly show: (value: V) => string
@@ -118,8 +123,10 @@ export interface Host<V> {
  * A native function of a vv module, as a host binds it to `extern "native" fun NAME(params)`.
  *
  * - `name`: the NAME (`"read"`); `params`: the parameter names of the extern declaration.
- * - `call(args)`: runs the native. Returns a value, or a promise of one when it waits (network,
- *   channel, mutex). Throws (or rejects with) `VvRuntimeError` for a wrong argument count or
+ * - `call(args)`: runs the native. Returns its value itself when its work completed at once (a
+ *   read with data buffered, a write the OS took, a send to a waiting receiver, a free lock),
+ *   and a promise only when it waits (network, channel, mutex): a host goes on synchronously
+ *   with a value that is not a promise. Throws (or rejects with) `VvRuntimeError` for a wrong argument count or
  *   kind, and for a call after its bridge was disposed. Never rejects with anything else
  *   unless the bridge has a bug (then the error says so).
  *

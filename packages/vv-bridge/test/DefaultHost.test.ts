@@ -152,4 +152,28 @@ describe("DefaultHost values", () => {
     const handle = {}
     expect(host.toUserdata(host.userdata(handle))).toBe(handle)
   }, 5_000)
+
+  it("lent bytes never change: a change of the list copies its storage first (copy-on-write)", () => {
+    const host = DefaultHost.host
+    const l = VvList.fromBytes(Uint8Array.from([1, 2, 3]))
+    l.pop() // room to push in place
+    const lent = host.lendBytes!(l)!
+    expect(lent).toEqual(Uint8Array.from([1, 2]))
+    expect(host.lendBytes!(l)!.buffer).toBe(lent.buffer) // lent again: still no copy
+    l.set(0, 9n)
+    l.push(8n)
+    expect(lent).toEqual(Uint8Array.from([1, 2]))
+    expect(Array.from(l)).toEqual([9n, 2n, 8n])
+    const again = host.lendBytes!(l)!
+    expect(again).toEqual(Uint8Array.from([9, 2, 8]))
+    l.push(7n) // in place again, after a copy
+    expect(again).toEqual(Uint8Array.from([9, 2, 8]))
+    expect(Array.from(l)).toEqual([9n, 2n, 8n, 7n])
+    const unlent = VvList.fromBytes(Uint8Array.from([1, 2]))
+    const view = unlent.byteView()!
+    unlent.set(0, 5n) // not lent: in place, as before
+    expect(view[0]).toBe(5)
+    expect(host.lendBytes?.(chars("ab"))).toBeUndefined()
+    expect(host.lendBytes?.(VvList.of(1n, 256n))).toBeUndefined()
+  }, 5_000)
 })

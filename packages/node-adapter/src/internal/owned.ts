@@ -9,7 +9,7 @@ import * as Scope from "effect/Scope"
  * interruption arriving even after the socket connected) disposes of it or leaves it owned by
  * the Scope: no window leaks a socket, and a failed attempt leaves nothing in the Scope.
  */
-export const owned = <A>(attempt: { readonly run: Effect.Effect<A, NetError.NetError>; dispose(): void }) =>
+export const owned = <A, E = NetError.NetError>(attempt: { readonly run: Effect.Effect<A, E>; dispose(): void }) =>
   Effect.flatMap(
     Effect.scope,
     (scope) =>

@@ -53,8 +53,13 @@ export const closeUnixServer = (server: NodeNetModule.Server, file: SocketFile |
  * @internal
  * A unix path held by a file: a live listener → AddressInUse; a stale socket (a probe dial is
  * refused) → removed when `reclaim` is set, AddressInUse otherwise; any other file → AddressInUse.
+ * `shared` (a node:cluster worker, whose listen the primary binds and shares): a socket file is
+ * left to the primary's bind (a sibling's shared listener is reused without a bind; a foreign or
+ * stale file fails that bind with EADDRINUSE), so no probe dial reaches a sibling's server;
+ * with `reclaim`, the probe runs and a live listener is taken for the shared one, and a file
+ * another worker removed first is no error.
  */
-export const prepareUnixPath = (network: string, address: string, path: string, reclaim: boolean) =>
+export const prepareUnixPath = (network: string, address: string, path: string, reclaim: boolean, shared = false) =>
   Effect.gen(function*() {
     let st: Fs.Stats
     try {
@@ -65,6 +70,7 @@ export const prepareUnixPath = (network: string, address: string, path: string, 
     const inUse = (reason: string) =>
       NetError.make("AddressInUse", { op: "listen", network, address, syscall: "bind", code: "EADDRINUSE", reason })
     if (!st.isSocket()) return yield* inUse("address already in use (not a socket file)")
+    if (shared && !reclaim) return
     const alive = yield* Effect.async<boolean>((resume) => {
       const probe = NodeNetModule.connect({ path })
       probe.once("connect", () => {
@@ -77,11 +83,12 @@ export const prepareUnixPath = (network: string, address: string, path: string, 
       })
       return Effect.sync(() => probe.destroy())
     })
-    if (alive) return yield* inUse("address already in use")
+    if (alive) return shared ? undefined : yield* inUse("address already in use")
     if (!reclaim) return yield* inUse("address already in use (stale socket file; set reclaimStaleSocket to remove it)")
     try {
       Fs.unlinkSync(path)
     } catch (error) {
+      if (shared && (error as NodeJS.ErrnoException).code === "ENOENT") return
       return yield* NetError.fromErrno(toOsError(error), { op: "listen", network, address })
     }
   })

@@ -99,10 +99,13 @@ export class Args<V> {
   /**
    * Bytes to send: a list whose elements are ints or chars, each taken as its low 8 bits
    * (256 → 0, -1 → 255, 'é' U+00E9 → 0xE9, '€' U+20AC → 0xAC). Any other element throws before
-   * anything is sent. Returns a copy the caller owns.
+   * anything is sent. Returns bytes that never change: the host's lent bytes (`lendBytes`), or
+   * a copy the caller owns.
    */
   bytes(index: number): Uint8Array {
     const value = this.values[index]!
+    const lent = this.host.lendBytes?.(value)
+    if (lent !== undefined) return lent
     const view = this.host.toByteView?.(value)
     if (view !== undefined) return view.slice()
     const expected = "a list of ints or chars"

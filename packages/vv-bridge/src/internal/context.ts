@@ -18,11 +18,13 @@ export interface NativeContext<V> {
   /** Every fiber of the bridge; interrupted by `dispose`. */
   readonly fibers: FiberSet.FiberSet<unknown, unknown>
   /**
-   * Runs `effect` on the bridge's runtime as a tracked fiber and returns its value as a promise.
-   * Throws `VvRuntimeError` when the bridge is disposed; the promise rejects with one when the
-   * fiber is interrupted by `dispose` or dies (a bridge defect).
+   * Runs `effect` on the bridge's runtime, synchronously as far as it goes: its value at once
+   * when it completed without waiting; otherwise a promise of it, while the fiber goes on as a
+   * tracked fiber of the bridge. Throws `VvRuntimeError` when the bridge is disposed; the
+   * promise rejects with one when the fiber is interrupted by `dispose` or dies (a bridge
+   * defect, or a `Net` layer that failed to build; a promise then even when it died at once).
    */
-  readonly run: <A>(native: string, effect: Effect.Effect<A, never, Net.Net>) => Promise<A>
+  readonly run: <A>(native: string, effect: Effect.Effect<A, never, Net.Net>) => A | Promise<A>
   /** Runs `effect` in the background as a tracked fiber (the accept loop). */
   readonly fork: (native: string, effect: Effect.Effect<void, never, Net.Net>) => void
   /**

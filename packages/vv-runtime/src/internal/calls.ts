@@ -125,12 +125,17 @@ const callClosure = (
   return r
 }
 
-/** Runs `fn`, and the tail calls it returns, in a loop. */
+/**
+ * Runs `fn`, and the tail calls it returns, in a loop. A loop of tail calls that never waits (on
+ * natives that complete at once, or none) still yields to the event loop every ~10 ms.
+ */
 const runFunction = (machine: Machine, fn: Closure, args: ReadonlyArray<VvValue>, task: Task): MaybePromise<Result> => {
   for (;;) {
     const r = runBody(machine, fn, args, task)
     if (isPromise(r)) return runFunctionAsync(machine, r, task)
     if (!(r instanceof TailCall)) return r
+    const pause = machine.maybeYield()
+    if (pause !== undefined) return runFunctionAsync(machine, pause.then(() => r), task)
     fn = r.fn
     args = r.args
   }

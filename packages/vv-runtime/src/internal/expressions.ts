@@ -1,7 +1,8 @@
 /**
  * Expressions, evaluated twice over: `evalSync` walks an expression that contains no call
- * (nothing in it can wait) without a promise check per node; `evalAsync` walks one that may
- * call, awaiting each part. `evalValue` picks between them (`callAnalysis.ts`).
+ * (nothing in it can wait) without a promise check per node; `evalMaybe` walks one that may
+ * call, synchronously while each part has its value at once, following a part's promise only
+ * when it returns one. `evalValue` picks between them (`callAnalysis.ts`).
  */
 import type * as Ast from "../Ast.js"
 import { VvChar, VvList, VvRecord, type VvValue } from "../Values.js"
@@ -15,7 +16,7 @@ import { type Ctx, fail } from "./task.js"
 
 /** Evaluates `e` to a value (a call's missing result is an error here). */
 export const evalValue = (e: Ast.Expr, env: Env, ctx: Ctx): MaybePromise<VvValue> =>
-  hasCall(e) ? evalAsync(e, env, ctx) : evalSync(e, env, ctx)
+  hasCall(e) ? evalMaybe(e, env, ctx) : evalSync(e, env, ctx)
 
 /** Evaluates `exprs` left to right. */
 export const evalAll = (exprs: ReadonlyArray<Ast.Expr>, env: Env, ctx: Ctx): MaybePromise<Array<VvValue>> => {
@@ -60,57 +61,74 @@ export const evalCall = (e: Ast.Call, env: Env, ctx: Ctx): MaybePromise<Result> 
   return invoke(parts[0]!, parts.slice(1), e.at, ctx)
 }
 
-/** Evaluates an expression that may call (and so may wait), awaiting each part. */
-const evalAsync = async (e: Ast.Expr, env: Env, ctx: Ctx): Promise<VvValue> => {
+/** `f` of a value now, or of a promised value once it is there. */
+const then = <A, B>(v: MaybePromise<A>, f: (a: A) => MaybePromise<B>): MaybePromise<B> =>
+  isPromise(v) ? v.then(f) : f(v)
+
+/**
+ * Evaluates an expression that may call, part by part in order: synchronously as long as every
+ * part has its value at once (a native that completed at once, a closure that did not wait), so
+ * the program goes on in the same turn; from the first part that returns a promise, the rest
+ * follows that promise.
+ */
+const evalMaybe = (e: Ast.Expr, env: Env, ctx: Ctx): MaybePromise<VvValue> => {
   switch (e._tag) {
-    case "Call": {
-      const r = evalCall(e, env, ctx)
-      return resultValue(isPromise(r) ? await r : r, e, ctx)
-    }
-    case "String": {
-      let text = ""
-      for (const part of e.parts) {
-        text += typeof part === "string" ? part : show(await evalValue(part, env, ctx), part.at, ctx)
-      }
-      return VvList.fromText(text)
-    }
-    case "List": {
-      const items: Array<VvValue> = []
-      for (const item of e.items) items.push(await evalValue(item, env, ctx))
-      return VvList.unsafeFromArray(items)
-    }
-    case "Record": {
-      const fields: Array<[string, VvValue]> = []
-      for (const f of e.fields) fields.push([f.name, await evalValue(f.value, env, ctx)])
-      return new VvRecord(fields)
-    }
+    case "Call":
+      return then(evalCall(e, env, ctx), (r) => resultValue(r, e, ctx))
+    case "String":
+      return evalString(e, 0, "", env, ctx)
+    case "List":
+      return then(evalAll(e.items, env, ctx), (items) => VvList.unsafeFromArray(items))
+    case "Record":
+      return then(
+        evalAll(e.fields.map((f) => f.value), env, ctx),
+        (values) => new VvRecord(e.fields.map((f, i) => [f.name, values[i]!] as const))
+      )
     case "Not":
-      return not(await evalValue(e.expr, env, ctx), e, ctx)
+      return then(evalValue(e.expr, env, ctx), (v) => not(v, e, ctx))
     case "Len":
-      return len(await evalValue(e.expr, env, ctx), e, ctx)
+      return then(evalValue(e.expr, env, ctx), (v) => len(v, e, ctx))
     case "Neg":
-      return neg(await evalValue(e.expr, env, ctx), e, ctx)
+      return then(evalValue(e.expr, env, ctx), (v) => neg(v, e, ctx))
     case "Try":
-      return tryValue(await evalValue(e.expr, env, ctx), e, ctx)
-    case "Binary": {
-      const left = await evalValue(e.left, env, ctx)
-      return binary(e.op, left, await evalValue(e.right, env, ctx), e.at, ctx)
-    }
+      return then(evalValue(e.expr, env, ctx), (v) => tryValue(v, e, ctx))
+    case "Binary":
+      return then(evalAll([e.left, e.right], env, ctx), ([left, right]) => binary(e.op, left!, right!, e.at, ctx))
     case "Field":
-      return field(await evalValue(e.object, env, ctx), e, ctx)
-    case "Index": {
-      const object = await evalValue(e.object, env, ctx)
-      return index(object, await evalValue(e.index, env, ctx), e, ctx)
-    }
+      return then(evalValue(e.object, env, ctx), (v) => field(v, e, ctx))
+    case "Index":
+      return then(evalAll([e.object, e.index], env, ctx), ([object, i]) => index(object!, i!, e, ctx))
     case "Slice": {
-      const object = await evalValue(e.object, env, ctx)
-      const start = e.start === undefined ? undefined : await evalValue(e.start, env, ctx)
-      const stop = e.stop === undefined ? undefined : await evalValue(e.stop, env, ctx)
-      return slice(object, start, stop, e, ctx)
+      const parts = [e.object]
+      if (e.start !== undefined) parts.push(e.start)
+      if (e.stop !== undefined) parts.push(e.stop)
+      return then(evalAll(parts, env, ctx), (values) => {
+        const start = e.start === undefined ? undefined : values[1]
+        const stop = e.stop === undefined ? undefined : values[values.length - 1]
+        return slice(values[0]!, start, stop, e, ctx)
+      })
     }
     default:
       return evalSync(e, env, ctx)
   }
+}
+
+/** An interpolated string from part `from` on, `text` holding what came before. */
+const evalString = (e: Ast.StringLit, from: number, text: string, env: Env, ctx: Ctx): MaybePromise<VvValue> => {
+  for (let i = from; i < e.parts.length; i++) {
+    const part = e.parts[i]!
+    if (typeof part === "string") {
+      text += part
+      continue
+    }
+    const v = evalValue(part, env, ctx)
+    if (isPromise(v)) {
+      const before = text
+      return v.then((value) => evalString(e, i + 1, before + show(value, part.at, ctx), env, ctx))
+    }
+    text += show(v, part.at, ctx)
+  }
+  return VvList.fromText(text)
 }
 
 /** Evaluates an expression that contains no call. */
