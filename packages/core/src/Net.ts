@@ -63,6 +63,11 @@ export interface DialOptions {
  * - `readBufferSize`: receive buffer high-water mark of accepted connections, in bytes.
  * - `linger`: the graceful-close linger bound of accepted connections, in milliseconds (see
  *   `DialOptions`); default 5000.
+ * - `exclusive`: in a node:cluster worker (NodeNet), bind a socket of this process's own
+ *   instead of sharing the one the primary binds for every worker (node:net's `exclusive`):
+ *   port `0` then gives each worker a port of its own, and a fixed port another worker holds
+ *   fails with `AddressInUse`. Default `false`; no effect outside a cluster worker or in
+ *   MemoryNet. Since 0.2.0.
  *
  * @since 0.1.0
  * @category models
@@ -72,6 +77,7 @@ export interface ListenOptions {
   readonly reclaimStaleSocket?: boolean | undefined
   readonly readBufferSize?: number | undefined
   readonly linger?: number | undefined
+  readonly exclusive?: boolean | undefined
 }
 
 /**

@@ -231,7 +231,7 @@ export const validateDialOptions = (
 
 /**
  * Validates the options of `listen`: `backlog` and `readBufferSize` are positive integers,
- * `linger` is finite, non-negative milliseconds, `reclaimStaleSocket` is a boolean. Returns the
+ * `linger` is finite, non-negative milliseconds, `reclaimStaleSocket` and `exclusive` are booleans. Returns the
  * `InvalidArgument` to fail with (op `"listen"`), or undefined when they are valid.
  *
  * @since 0.2.0
@@ -246,6 +246,7 @@ export const validateListenOptions = (
   const reason = checkPositive("backlog", options.backlog) ??
     checkPositive("readBufferSize", options.readBufferSize) ??
     checkMillis("linger", options.linger) ??
-    checkBoolean("reclaimStaleSocket", options.reclaimStaleSocket)
+    checkBoolean("reclaimStaleSocket", options.reclaimStaleSocket) ??
+    checkBoolean("exclusive", options.exclusive)
   return reason === undefined ? undefined : invalidOption("listen", network, address, reason)
 }

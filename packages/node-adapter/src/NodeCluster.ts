@@ -21,9 +21,8 @@
  *   primary: a sibling's shared listener is reused, a foreign or stale file fails the bind with
  *   `AddressInUse`. `reclaimStaleSocket` removes a stale file as in one process (its probe dial
  *   reaches a live sibling's server as a connection that closes at once).
- * - A listener of its own in a worker (node:net's `exclusive: true`, a port per worker) is not a
- *   `Net.ListenOptions` option yet; listen on a port derived from the worker's id
- *   (`NodeCluster.workerId`) to get one today.
+ * - A listener of its own in a worker: `Net.listen(network, address, { exclusive: true })`
+ *   (node:net's `exclusive`): port `0` then gives each worker a port of its own.
  * - Beyond one machine, run the processes of each machine behind an existing load balancer
  *   (HAProxy, nginx's `stream` module, Envoy, a cloud TCP/L4 load balancer, a Kubernetes
  *   Service): vvnet adds no balancing of its own.

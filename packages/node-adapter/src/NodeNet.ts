@@ -169,7 +169,7 @@ export const make = (options?: Options): Net.Net["Type"] => {
           address,
           target.path,
           listenOptions?.reclaimStaleSocket === true,
-          Cluster.isWorker
+          Cluster.isWorker && listenOptions?.exclusive !== true
         )
       }
       return yield* owned(new ListenAttempt(addr.network, network, address, target, listenOptions))

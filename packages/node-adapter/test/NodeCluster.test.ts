@@ -74,9 +74,13 @@ interface Started {
   readonly address: string
   /** worker id → pid */
   readonly workers: ReadonlyMap<number, number>
+  readonly addresses: ReadonlyArray<string>
 }
 
-/** Starts the fixture's cluster and waits until `n` workers listen; they must share one address. */
+/**
+ * Starts the fixture's cluster and waits until `n` workers listen; they must share one address
+ * (unless `exclusive`, where each must have its own).
+ */
 const start = (script: string, address: string, mode = "", n = 2, scheduling = "") =>
   Effect.gen(function*() {
     const child = yield* spawnChild(process.execPath, [script, address, mode, String(n), scheduling])
@@ -88,10 +92,10 @@ const start = (script: string, address: string, mode = "", n = 2, scheduling = "
       workers.set(Number(id), Number(pid))
       addresses.add(bound!)
     }
-    expect(addresses.size).toBe(1)
+    expect(addresses.size).toBe(mode === "exclusive" ? n : 1)
     expect(new Set(workers.values()).size).toBe(n)
     expect(workers.has(primary)).toBe(false)
-    return { child, primary, address: [...addresses][0]!, workers } satisfies Started
+    return { child, primary, address: [...addresses][0]!, addresses: [...addresses], workers } satisfies Started
   })
 
 /** Connects until every worker has answered at least once (round-robin: a few connections). */
@@ -141,6 +145,22 @@ describe("NodeCluster", () => {
         yield* stopWithSigint(started)
         // the port is closed once every worker stopped
         expect(yield* ask(started.address)).toBe("error ECONNREFUSED")
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scopedLive(
+    "with exclusive: true each worker binds its own socket: port 0 gives each its own port, answered by that worker alone",
+    () =>
+      Effect.gen(function*() {
+        const { script } = yield* bundled
+        const started = yield* start(script, "127.0.0.1:0", "exclusive")
+        expect(started.addresses).toHaveLength(2)
+        for (const address of started.addresses) {
+          const first = yield* ask(address)
+          for (let i = 0; i < 3; i++) expect(yield* ask(address)).toBe(first)
+        }
+        yield* stopWithSigint(started)
       }),
     { timeout: 60_000 }
   )

@@ -94,13 +94,16 @@ export class ListenAttempt {
       }
       server.once("error", onError)
       server.once("listening", onListening)
+      // in a node:cluster worker: a socket of its own instead of the primary's shared one
+      const exclusive = this.options?.exclusive === true ? { exclusive: true } : {}
       if (this.target.kind === "unix") {
-        server.listen({ path: this.target.path, backlog })
+        server.listen({ path: this.target.path, backlog, ...exclusive })
       } else {
         const host = this.target.hosts[0]!
         server.listen({
           port: this.target.port,
           backlog,
+          ...exclusive,
           ...(host === "" ? {} : { host }),
           ...(this.network === "tcp6" ? { ipv6Only: true } : {})
         })
