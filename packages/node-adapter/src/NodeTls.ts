@@ -638,7 +638,11 @@ const upgradeWith = (
  * through `conn` (its bytes already buffered included), its `closeWrite` sends close_notify then
  * `conn`'s FIN, and its `close` (in the caller's Scope) closes `conn` after the graceful TLS
  * close. Do not use `conn` directly afterwards; set deadlines on the TLS connection (deadlines
- * still set on `conn` apply underneath). No handshake timeout of its own: bound it with
+ * still set on `conn` apply underneath). The TLS connection's graceful close lingers by itself
+ * (close_notify, FIN, the peer's input drained); `conn`'s own linger then runs again beneath it
+ * when `conn` wrote bytes (the STARTTLS exchange, the handshake), so a peer still sending sees its
+ * writes accepted until `conn`'s `linger` passes: dial or listen the plain connection with
+ * `linger: 0` to release it as soon as the TLS close is done. No handshake timeout of its own: bound it with
  * `Effect.timeout`. On failure or interruption `conn` is closed (it is mid-handshake).
  *
  * Fails with `TlsError` (verification, the server's alert), `InvalidArgument` (bad config or
