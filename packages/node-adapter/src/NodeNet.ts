@@ -18,7 +18,7 @@ import * as Dns from "node:dns"
 import { DialAttempt } from "./internal/dial.js"
 import { ListenAttempt } from "./internal/listen.js"
 import { owned } from "./internal/owned.js"
-import type { Target } from "./internal/target.js"
+import * as internalResolve from "./internal/resolve.js"
 import { prepareUnixPath } from "./internal/unixSocketFile.js"
 
 /**
@@ -81,47 +81,8 @@ export const make = (options?: Options): Net.Net["Type"] => {
   const resolver = options?.resolver ?? systemResolver
 
   /** Parses and resolves; no socket exists yet, so interruption here leaks nothing. */
-  const resolveTarget = (
-    op: "dial" | "listen",
-    network: string,
-    address: string
-  ): Effect.Effect<readonly [Address.Address, Target], NetError.NetError> =>
-    Effect.suspend((): Effect.Effect<readonly [Address.Address, Target], NetError.NetError> => {
-      const parsed = Address.parse(network, address, op)
-      if (Either.isLeft(parsed)) return Effect.fail(parsed.left)
-      const addr = parsed.right
-      if (addr._tag === "UnixAddress") {
-        return Effect.succeed([addr, { kind: "unix", hosts: [], port: 0, path: addr.path }])
-      }
-      const family = addr.network === "tcp4" ? 4 : addr.network === "tcp6" ? 6 : undefined
-      const target = (hosts: ReadonlyArray<string>): readonly [Address.Address, Target] => [
-        addr,
-        { kind: "inet", hosts, port: addr.port, path: "" }
-      ]
-      if (addr.host === "") {
-        // Go: an empty host dials the local system and listens on all interfaces.
-        if (op === "listen") return Effect.succeed(target([family === 4 ? "0.0.0.0" : family === 6 ? "::" : ""]))
-        return Effect.succeed(target([family === 6 ? "::1" : "127.0.0.1"]))
-      }
-      if (Address.ipVersion(addr.host) !== undefined) return Effect.succeed(target([addr.host]))
-      const host = addr.host.endsWith(".") ? addr.host.slice(0, -1) : addr.host
-      if (host.toLowerCase() === "invalid" || host.toLowerCase().endsWith(".invalid")) {
-        return Effect.fail(dnsError(addr.host, network, address, "ENOTFOUND", op))
-      }
-      return resolver(host, family).pipe(
-        Effect.mapError((e) => dnsError(addr.host, network, address, e.code ?? "ENOTFOUND", op)),
-        Effect.flatMap((hosts) => {
-          // IP literals only: node:net would send a host name to the system resolver
-          const usable = hosts.filter((h) => {
-            const version = Address.ipVersion(h)
-            return version !== undefined && (family === undefined || version === family)
-          })
-          return usable.length === 0
-            ? Effect.fail(dnsError(addr.host, network, address, "ENOTFOUND", op))
-            : Effect.succeed(target(usable))
-        })
-      )
-    })
+  const resolveTarget = (op: "dial" | "listen", network: string, address: string) =>
+    internalResolve.resolveTarget(resolver, op, network, address)
 
   const dial = (
     network: string,
