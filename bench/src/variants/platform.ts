@@ -53,7 +53,11 @@ const serveLong = async <E>(handler: (socket: Socket.Socket) => Effect.Effect<vo
       yield* Effect.forkScoped(server.run((socket) =>
         Effect.suspend(() => {
           live++
-          return Effect.ensuring(handler(socket), Effect.sync(() => live--))
+          // counted with one match frame, as in the vvnet variant
+          return Effect.flatMap(Effect.exit(handler(socket)), (exit) => {
+            live--
+            return exit
+          })
         })
       ))
       return portOf(server)

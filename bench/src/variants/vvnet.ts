@@ -69,7 +69,12 @@ const serveLong = async (handler: (conn: Conn.Conn) => Op<void>) => {
       yield* Net.serve(listener, (conn) =>
         Effect.suspend(() => {
           live++
-          return Effect.ensuring(handler(conn), Effect.sync(() => live--))
+          // counted with one match frame, as cheap as effect-floor's fiber observer (an
+          // `ensuring` would add an uninterruptible region per connection to what is measured)
+          return Effect.flatMap(Effect.exit(handler(conn)), (exit) => {
+            live--
+            return exit
+          })
         }))
       return listener.address
     }).pipe(Effect.provide(NodeNet.layer), Scope.extend(scope))

@@ -26,21 +26,35 @@ const sweepAt = 64
  * genuinely waiting at once are not woken over and over.
  */
 export class WaitList {
-  private list: Array<Resume<void, never>> | undefined = undefined
+  /** The usual case, one waiter, in a field: an array's first push reserves room for 17. */
+  private one: Resume<void, never> | undefined = undefined
+  /** Further waiters, when several fibers wait at once. */
+  private more: Array<Resume<void, never>> | undefined = undefined
   /** Waiters that ran (and re-checked) since the last wake-up: live ones. */
   rechecked = 0
 
   add(resume: Resume<void, never>): void {
-    const list = this.list
-    if (list !== undefined && list.length >= sweepAt && list.length >= 2 * this.rechecked) this.wakeAll()
-    ;(this.list ??= []).push(resume)
+    if (this.one === undefined) {
+      this.one = resume
+      return
+    }
+    const more = this.more
+    if (more !== undefined && more.length + 1 >= sweepAt && more.length + 1 >= 2 * this.rechecked) {
+      this.wakeAll()
+      this.one = resume
+      return
+    }
+    ;(this.more ??= []).push(resume)
   }
 
   wakeAll(): void {
-    const list = this.list
-    if (list === undefined) return
-    this.list = undefined
+    const one = this.one
+    if (one === undefined) return
+    const more = this.more
+    this.one = undefined
+    this.more = undefined
     this.rechecked = 0
-    for (let i = 0; i < list.length; i++) list[i]!(Effect.void)
+    one(Effect.void)
+    if (more !== undefined) { for (let i = 0; i < more.length; i++) more[i]!(Effect.void) }
   }
 }
