@@ -4,9 +4,11 @@
  * `return` outside every function, comparisons of different kinds, and the result shapes of
  * `std/net.vv` (`reader`/`writer` return ok(record), the timeouts ok(none)).
  */
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { VvSyntaxError } from "../src/Errors.js"
-import { cleanup, errorOf, output, run, runTests } from "./support/vv.js"
+import { cleanup, cli, errorOf, output, packageDir, run, runTests } from "./support/vv.js"
 
 const timeout = 15_000
 afterAll(cleanup)
@@ -217,5 +219,22 @@ let pause = channel.recv(channel.make(), 200) // the bridge logs once the handle
     expect(outcome.logs[0]).toMatch(
       /^error: net\.accept: handler returned an error for \S+: \{ code = 1, empty = \{ {2}\}, f = <function>, why = bad \}$/
     )
+  })
+})
+
+describe("the reference's example program (examples/echo_server.vv), in this suite's own words", () => {
+  // test/programs/accept_channel.vv does what the reference's only example does: net.accept
+  // with a background handler that echoes one read and hands the bytes to the main task over
+  // a channel, a channel.recv with a timeout, and output built with string `+` and sys.str.
+  it("runs through `vv run` and prints exactly what its header says", { timeout: 60_000 }, async () => {
+    const dir = Path.join(packageDir, "test", "programs")
+    const file = Path.join(dir, "accept_channel.vv")
+    const expected = Fs.readFileSync(file, "utf8").split("\n")
+      .filter((line) => line.startsWith("// ")).slice(1, 5).map((line) => line.slice(3) + "\n").join("")
+    expect(expected).toMatch(/^serving 127\.0\.0\.1:18185\n/)
+    const result = await cli(["run", "accept_channel.vv"], { cwd: dir })
+    expect(result.stderr).toBe("")
+    expect(result.stdout).toBe(expected)
+    expect(result.code).toBe(0)
   })
 })
