@@ -43,10 +43,24 @@ export interface Row {
   readonly failures: number
 }
 
-const targetText = (t: Target): string => t.kind === "ratio" ? `≥ ${t.min.toFixed(2)}×` : t.text
+const targetText = (t: Target): string =>
+  t.kind === "max"
+    ? t.text
+    : t.cpuMax === undefined
+    ? `≥ ${t.min.toFixed(2)}×`
+    : `CPU ≤ ${t.cpuMax.toFixed(2)}× (rate ≥ ${t.min.toFixed(2)}×)`
 
-const judge = (t: Target | undefined, s: Stats | undefined, ratio: number | undefined): Row["status"] => {
+/** With a CPU bound, judged on CPU alone (the rate is for a quiet machine); else on the rate. */
+const judge = (
+  t: Target | undefined,
+  s: Stats | undefined,
+  ratio: number | undefined,
+  cpuRatio: number | undefined
+): Row["status"] => {
   if (t === undefined || s === undefined) return ""
+  if (t.kind === "ratio" && t.cpuMax !== undefined) {
+    return cpuRatio === undefined ? "" : cpuRatio <= t.cpuMax ? "met" : "short"
+  }
   if (t.kind === "ratio") return ratio === undefined ? "" : ratio >= t.min ? "met" : "short"
   return s.median <= t.value ? "met" : "short"
 }
@@ -85,7 +99,7 @@ export const summarize = (
         ratio,
         cpuRatio,
         target: target === undefined ? "" : targetText(target),
-        status: judge(target, st, ratio),
+        status: judge(target, st, ratio, cpuRatio),
         failures: samples.filter((s) => s.scenario === def.id && s.variant === v && !s.verified).length +
           failures.filter((f) => f.scenario === def.id && f.variant === v).length
       })

@@ -170,20 +170,23 @@ export const scenarioGroups: Record<string, ReadonlyArray<ScenarioId>> = {
 export const scenarioById = (id: string): ScenarioDef | undefined => scenarios.find((s) => s.id === id)
 
 /**
- * design.md §5, as ratios to raw node:net measured in the same run (`ratio`), or as an absolute
- * bound on the headline value (`max`, for memory). Keyed by scenario, then variant.
+ * design.md §5 and issue "Engine v2", as ratios to raw node:net measured in the same run
+ * (`ratio`: the rate's `min`, and `cpuMax`, the most CPU per unit relative to raw), or as an
+ * absolute bound on the headline value (`max`, for memory). With `cpuMax`, the status is judged
+ * on CPU, the figure a busy machine disturbs least; the rate target is shown beside it, for a
+ * quiet run. Keyed by scenario, then variant.
  */
 export type Target =
-  | { readonly kind: "ratio"; readonly min: number }
+  | { readonly kind: "ratio"; readonly min: number; readonly cpuMax?: number | undefined }
   | { readonly kind: "max"; readonly value: number; readonly text: string }
 
 export const targets: Partial<Record<ScenarioId, Record<string, Target>>> = {
-  bulk64k: { vvnet: { kind: "ratio", min: 0.95 }, "vv-bridge": { kind: "ratio", min: 0.8 } },
+  bulk64k: { vvnet: { kind: "ratio", min: 0.95, cpuMax: 1.1 }, "vv-bridge": { kind: "ratio", min: 0.8 } },
   tlsbulk64k: { vvnet: { kind: "ratio", min: 0.9 } },
-  bulk4k: { vvnet: { kind: "ratio", min: 0.8 } },
-  pingpong: { vvnet: { kind: "ratio", min: 0.95 }, "vv-bridge": { kind: "ratio", min: 0.5 } },
-  accept: { vvnet: { kind: "ratio", min: 0.9 }, "vv-bridge": { kind: "ratio", min: 0.5 } },
-  idle: { vvnet: { kind: "max", value: 3 * KiB, text: "≤ 3 KiB heap" } }
+  bulk4k: { vvnet: { kind: "ratio", min: 0.8, cpuMax: 1.4 } },
+  pingpong: { vvnet: { kind: "ratio", min: 0.85, cpuMax: 1.3 }, "vv-bridge": { kind: "ratio", min: 0.5 } },
+  accept: { vvnet: { kind: "ratio", min: 0.7, cpuMax: 1.5 }, "vv-bridge": { kind: "ratio", min: 0.5 } },
+  idle: { vvnet: { kind: "max", value: 4 * KiB, text: "≤ 4 KiB heap" } }
 }
 
 /**
