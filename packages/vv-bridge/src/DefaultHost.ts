@@ -325,7 +325,11 @@ export class VvList implements Iterable<VvValue> {
     return this.data.subarray(0, this.size)
   }
 
-  /** Copy-on-write: gives the list storage of its own, the lent bytes staying as they were. */
+  /**
+   * Copy-on-write: gives the list storage of its own, the lent bytes staying as they were.
+   *
+   * @since 0.2.0
+   */
   private unlend(): void {
     this.data = this.data!.slice()
     this.lent = false
