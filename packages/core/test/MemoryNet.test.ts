@@ -725,6 +725,20 @@ describe("MemoryNet", () => {
     const MiB = 1024 * KiB
 
     it.scoped(
+      "a full backlog refuses the next dial (ConnectionRefused); the queued connection is still accepted",
+      () =>
+        Effect.gen(function*() {
+          const listener = yield* Net.listen("tcp", "127.0.0.1:0", { backlog: 1 })
+          const first = yield* Net.dial("tcp", listener.address)
+          expect(tagOf(yield* Effect.exit(Net.dial("tcp", listener.address)))).toBe("ConnectionRefused")
+          const accepted = yield* listener.accept
+          yield* first.write("one")
+          expect(text(yield* accepted.read(10))).toBe("one")
+        }).pipe(Effect.provide(MemoryNet.layer)),
+      timeout
+    )
+
+    it.scoped(
       "ports belong to an address family (Linux, bindv6only = 0): tcp4 on 0.0.0.0:P and tcp6 on [::]:P coexist; tcp on a wildcard is dual stack",
       () =>
         Effect.gen(function*() {

@@ -344,6 +344,57 @@ describe("Transport.makeConn", () => {
     timeout
   )
 
+  it.effect(
+    "an abandoned write's failure sticks: later writes fail with it without reaching the transport",
+    () =>
+      Effect.gen(function*() {
+        const clock = yield* Effect.clock
+        const { calls, conn } = makeFakeConn({ clock })
+        yield* conn.setWriteTimeout(100)
+        const writing = yield* Effect.fork(conn.write("abc"))
+        yield* flush
+        yield* TestClock.adjust("100 millis")
+        yield* flush
+        expect(failure(yield* settled(writing))._tag).toBe("Timeout")
+        yield* conn.setWriteTimeout(0)
+        // nobody waits for "abc" any more; the transport then reports it lost
+        calls.writes[0]!.done({ code: "ECONNRESET", syscall: "write" })
+        expect(tagOf(yield* Effect.exit(conn.write("x")))).toBe("ConnectionReset")
+        expect(calls.writes).toHaveLength(1)
+      }),
+    timeout
+  )
+
+  for (
+    const [what, end, tag] of [
+      ["the connection fails", "fail", "ConnectionReset"],
+      ["a write deadline passes", "deadline", "Timeout"],
+      ["the connection closes", "close", "Closed"]
+    ] as const
+  ) {
+    it.effect(
+      `a write waiting behind the one in flight is released when ${what}: it fails with ${tag}`,
+      () =>
+        Effect.gen(function*() {
+          const clock = yield* Effect.clock
+          const { calls, conn, inbound } = makeFakeConn({ clock })
+          if (end === "deadline") yield* conn.setWriteTimeout(100)
+          const first = yield* Effect.fork(conn.write("first"))
+          const second = yield* Effect.fork(conn.write("second"))
+          yield* flush
+          expect(yield* isPending(second)).toBe(true)
+          if (end === "fail") inbound.fail({ code: "ECONNRESET" })
+          else if (end === "deadline") yield* TestClock.adjust("100 millis")
+          else yield* conn.close
+          yield* flush
+          expect(failure(yield* settled(first))._tag).toBe(tag)
+          expect(failure(yield* settled(second))._tag).toBe(tag)
+          expect(calls.writes).toHaveLength(1)
+        }),
+      timeout
+    )
+  }
+
   it.effect("a pending write is failed with Closed by close", () =>
     Effect.gen(function*() {
       const { calls, conn } = makeFakeConn()
@@ -510,6 +561,22 @@ describe("Transport.makeListener", () => {
         const late = makeFakeConn()
         expect(acceptor.push(late.conn)).toBe(false)
         expect(late.calls.closes).toEqual([false])
+      }),
+    timeout
+  )
+
+  it.scoped(
+    "more accepts than the waiter sweep bound (64) waiting at once each get a connection of their own",
+    () =>
+      Effect.gen(function*() {
+        const { acceptor, listener } = fakeListener()
+        const accepts = yield* Effect.forEach(Array.from({ length: 100 }), () => Effect.fork(listener.accept))
+        yield* flush
+        const conns = Array.from({ length: 100 }, () => makeFakeConn().conn)
+        for (const conn of conns) acceptor.push(conn)
+        const got = yield* Effect.forEach(accepts, Fiber.join)
+        expect(new Set(got).size).toBe(100)
+        for (const conn of got) expect(conns).toContain(conn)
       }),
     timeout
   )

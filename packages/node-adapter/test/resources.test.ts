@@ -67,6 +67,19 @@ describe("NodeNet resources: dial", () => {
       yield* expectBackTo(base)
     }).pipe(Effect.provide(NodeNet.layer)), timeout)
 
+  it.scopedLive("interrupting a pending dial that has a timeout also cancels its timer", () =>
+    Effect.gen(function*() {
+      const target = yield* blackHole
+      const base = yield* baseline
+      const dialing = yield* Effect.fork(Effect.scoped(Net.dial("tcp", target, { timeout: 60_000 })))
+      yield* awaitResources((now) => now.handles.TCPSocketWrap > base.handles.TCPSocketWrap && now.fds > base.fds)
+      yield* Effect.sleep(Duration.millis(100))
+      expect(dialing.unsafePoll()).toBeNull()
+      expect(Exit.isInterrupted(yield* Fiber.interrupt(dialing))).toBe(true)
+      // the 60 s timer counts among the handles: back to the baseline only if it was cancelled
+      yield* expectBackTo(base)
+    }).pipe(Effect.provide(NodeNet.layer)), timeout)
+
   it.scopedLive("a dial timeout ends a pending dial with Timeout and leaks nothing", () =>
     Effect.gen(function*() {
       const target = yield* blackHole
