@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import type { Network } from "./Address.js"
-import { AbortTypeId } from "./internal/conn.js"
+import { AbortTypeId, ReadNowTypeId, WriteNowTypeId } from "./internal/conn.js"
 import * as NetError from "./NetError.js"
 
 /**
@@ -96,6 +96,46 @@ export interface Conn {
   readonly stream: Stream.Stream<Uint8Array, NetError.NetError>
   /** The writer as a Sink: writes each chunk in order; does not close or half-close. */
   readonly sink: Sink.Sink<void, Uint8Array, never, NetError.NetError>
+}
+
+/**
+ * `conn.read(n)`, performed at once when its outcome is already known, for hosts that run code
+ * outside Effect fibers (the vv bridge): a read that does not wait then needs no fiber. Returns
+ * an `Exit` (an Effect whose outcome is known; tell with `Exit.isExit`) when bytes are buffered
+ * (at most `n` of them, as `read` takes them), at EOF (an empty array), on an error, a passed
+ * read deadline or a closed connection, or for a bad `n` (`InvalidArgument`); otherwise the
+ * Effect that waits, exactly as `conn.read(n)`. The read's bytes are taken from the buffer by
+ * this call, not by running the Exit. Errors and semantics as `Conn.read` (Go's `Read`, which
+ * has no such split: a goroutine simply blocks). A Conn not built by vvnet's engine returns
+ * `conn.read(n)`.
+ *
+ * @since 0.2.0
+ * @category low level
+ */
+export const readNow = (conn: Conn, n: number): Effect.Effect<Uint8Array, NetError.NetError> =>
+  ReadNowTypeId in conn ? (conn as unknown as Now)[ReadNowTypeId](n) : conn.read(n)
+
+/**
+ * `conn.write(data)`, started at once, for hosts that run code outside Effect fibers (the vv
+ * bridge): unlike `conn.write`, this call itself hands `data` (bytes, or a string as UTF-8) to
+ * the OS when no other write is in flight. Returns an `Exit` (tell with `Exit.isExit`) when
+ * the write ended at once: the byte count when the OS took every byte, or the failure
+ * (`BrokenPipe`, `ConnectionReset`, `Timeout`, `Closed`, `InvalidArgument`, …). Otherwise
+ * returns an Effect to run exactly once: it waits for this write to end (bytes already handed
+ * over), or, when another write was in flight, waits for that one and then writes. Interrupting
+ * the wait leaves the bytes with the OS, as for `conn.write`. A Conn not built by vvnet's engine
+ * returns `conn.write(data)` (which writes when run).
+ *
+ * @since 0.2.0
+ * @category low level
+ */
+export const writeNow = (conn: Conn, data: Uint8Array | string): Effect.Effect<number, NetError.NetError> =>
+  WriteNowTypeId in conn ? (conn as unknown as Now)[WriteNowTypeId](data) : conn.write(data)
+
+/** What the engine's connections add for `readNow` and `writeNow`. */
+interface Now {
+  readonly [ReadNowTypeId]: (n: number) => Effect.Effect<Uint8Array, NetError.NetError>
+  readonly [WriteNowTypeId]: (data: Uint8Array | string) => Effect.Effect<number, NetError.NetError>
 }
 
 /**

@@ -3,6 +3,7 @@ import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
@@ -394,6 +395,59 @@ describe("Transport.makeConn", () => {
       timeout
     )
   }
+
+  it.effect(
+    "Conn.readNow: an Exit when the outcome is known (bytes, EOF, error, bad count), else the waiting read",
+    () =>
+      Effect.gen(function*() {
+        const { conn, inbound } = makeFakeConn()
+        const waiting = Conn.readNow(conn, 10)
+        expect(Exit.isExit(waiting)).toBe(false)
+        const reader = yield* Effect.fork(waiting)
+        inbound.push(bytes("first"))
+        expect(text(yield* Fiber.join(reader))).toBe("first")
+        inbound.push(bytes("abcdef"))
+        const now = Conn.readNow(conn, 4)
+        expect(Exit.isExit(now)).toBe(true)
+        // taken by the call itself: the rest is what a later read gets
+        expect(text(yield* conn.read(10))).toBe("ef")
+        expect(text(yield* now)).toBe("abcd")
+        expect(Exit.isExit(Conn.readNow(conn, -1))).toBe(true)
+        expect(tagOf(yield* Effect.exit(Conn.readNow(conn, -1)))).toBe("InvalidArgument")
+        inbound.end()
+        const eof = Conn.readNow(conn, 10)
+        expect(Exit.isExit(eof)).toBe(true)
+        expect((yield* eof).length).toBe(0)
+      }),
+    timeout
+  )
+
+  it.effect(
+    "Conn.writeNow hands the bytes over in the call: an Exit when the OS took them at once, else the wait for this write",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn, setSyncWrites } = makeFakeConn({ syncWrites: true })
+        const taken = Conn.writeNow(conn, "abc")
+        expect(calls.writes).toHaveLength(1)
+        expect(Exit.isExit(taken)).toBe(true)
+        expect(yield* taken).toBe(3)
+        setSyncWrites(false)
+        const pending = Conn.writeNow(conn, "defg")
+        expect(calls.writes).toHaveLength(2)
+        expect(Exit.isExit(pending)).toBe(false)
+        const writer = yield* Effect.fork(pending)
+        yield* flush
+        expect(yield* isPending(writer)).toBe(true)
+        calls.writes[1]!.done()
+        expect(yield* Fiber.join(writer)).toBe(4)
+        yield* conn.close
+        const closed = Conn.writeNow(conn, "x")
+        expect(Exit.isExit(closed)).toBe(true)
+        expect(tagOf(yield* Effect.exit(closed))).toBe("Closed")
+        expect(calls.writes).toHaveLength(2)
+      }),
+    timeout
+  )
 
   it.effect("a pending write is failed with Closed by close", () =>
     Effect.gen(function*() {

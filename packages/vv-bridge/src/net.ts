@@ -20,14 +20,16 @@
  *
  * @since 0.1.0
  */
-import type { Conn } from "@vvnet/core/Conn"
+import * as Conn from "@vvnet/core/Conn"
 import type { Listener } from "@vvnet/core/Listener"
 import * as Net from "@vvnet/core/Net"
 import * as NetError from "@vvnet/core/NetError"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { Native } from "./Host.js"
 import { type Args, defineNative, type Handle, messageOf } from "./internal/args.js"
@@ -146,7 +148,7 @@ export class ConnHandle extends ClosableHandle implements Handle {
    */
   readonly vvType = "connection"
 
-  constructor(readonly conn: Conn, scope: Scope.CloseableScope) {
+  constructor(readonly conn: Conn.Conn, scope: Scope.CloseableScope) {
     super(scope)
   }
 
@@ -196,6 +198,20 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   const result = <A>(effect: Effect.Effect<A, NetError.NetError>, f: (a: A) => V) =>
     Effect.match(effect, { onFailure: (error) => host.error(error.message), onSuccess: f })
 
+  /**
+   * The outcome of a read or write from `Conn.readNow` / `Conn.writeNow`: when it ended at once
+   * (an Exit), its value with no fiber at all; otherwise run as every native is.
+   */
+  const settle = <A>(native: string, effect: Effect.Effect<A, NetError.NetError>, f: (a: A) => V): V | Promise<V> => {
+    if (Exit.isExit(effect)) {
+      const exit = effect as Exit.Exit<A, NetError.NetError>
+      if (Exit.isSuccess(exit)) return f(exit.value)
+      const error = Cause.failureOption(exit.cause)
+      if (Option.isSome(error)) return host.error(error.value.message)
+    }
+    return context.run(native, result(effect, f))
+  }
+
   /** Acquires a resource in its own Scope under the root: closed by vv's close or by dispose. */
   const acquire = <R>(
     effect: Effect.Effect<R, NetError.NetError, Scope.Scope | Net.Net>,
@@ -220,7 +236,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
       }
     })
 
-  const runHandler = (handler: V, conn: Conn, userdata: V) =>
+  const runHandler = (handler: V, conn: Conn.Conn, userdata: V) =>
     Effect.tryPromise({
       try: async (signal) => host.call(handler, [userdata], { signal }),
       catch: (error) => error
@@ -243,7 +259,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     )
 
   /** Gives an accepted connection its handle (its own Scope under the root), then runs the handler. */
-  const serveConnection = (handler: V, conn: Conn) =>
+  const serveConnection = (handler: V, conn: Conn.Conn) =>
     Effect.flatMap(
       Effect.uninterruptible(Effect.gen(function*() {
         const scope = yield* Scope.fork(root, ExecutionStrategy.sequential)
@@ -302,12 +318,12 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("read", ["conn", "n"], (args) => {
       const conn = connection(args).conn
       const n = args.count(1)
-      return context.run("read", result(conn.read(n), (bytes) => host.ok(host.bytes(bytes))))
+      return settle("read", Conn.readNow(conn, n), (bytes) => host.ok(host.bytes(bytes)))
     }),
     define("write", ["conn", "bytes"], (args) => {
       const conn = connection(args).conn
       const data = args.bytes(1)
-      return context.run("write", result(conn.write(data), (n) => host.ok(host.int(n))))
+      return settle("write", Conn.writeNow(conn, data), (n) => host.ok(host.int(n)))
     }),
     define("close", ["x"], (args) => {
       const handle = host.toUserdata(args.values[0]!)

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
@@ -18,6 +19,15 @@ const encoder = new TextEncoder()
  * checked with `in` rather than `instanceof`, so no module outside `internal/` needs the class.
  */
 export const AbortTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/abort")
+
+/**
+ * @internal The capability of a `Conn` built by the engine to perform a read at once, outside
+ * any fiber (`Conn.readNow`); a method on the prototype, checked with `in`.
+ */
+export const ReadNowTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/readNow")
+
+/** @internal The same for starting a write at once (`Conn.writeNow`). */
+export const WriteNowTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/writeNow")
 
 /** @internal Default receive buffer high-water mark, in bytes. */
 export const defaultReadBufferSize = 128 * 1024
@@ -103,6 +113,10 @@ export class ConnImpl implements Conn, Inbound {
   private writeResume: Resume<number, NetError.NetError> | undefined = undefined
   /** True while `transport.write` runs: a callback then is a synchronous completion. */
   private writeInCall = false
+  /** Counts writes handed to the transport; tells `Conn.writeNow`'s Effect which one is its. */
+  private writeSeq = 0
+  /** The outcome of the last write that ended with nobody waiting (see `Conn.writeNow`). */
+  private unclaimed: { readonly seq: number; readonly error: OsError | undefined } | undefined = undefined
   /** The outcome of a write whose callback ran inside `transport.write`. */
   private writeOutcome: Effect.Effect<number, NetError.NetError> | undefined = undefined
   private onWritten: ((error?: OsError) => void) | undefined = undefined
@@ -178,7 +192,7 @@ export class ConnImpl implements Conn, Inbound {
   fail(error: OsError): void {
     if (this.closed) return
     if (this.writeFailure === undefined) this.writeFailure = sideError(error, "write")
-    this.settleWrite(() => Effect.fail(NetError.fromErrno(this.writeFailure!, this.context("write"))))
+    this.settleWrite(() => Exit.fail(NetError.fromErrno(this.writeFailure!, this.context("write"))))
     this.drainWaiters?.wakeAll()
     // After EOF, reads keep returning EOF (Go): the failure concerns the other direction.
     if (this.failure !== undefined || this.eof) return
@@ -204,7 +218,7 @@ export class ConnImpl implements Conn, Inbound {
    */
   private writeFailed(error: OsError): Effect.Effect<never, NetError.NetError> {
     if (this.writeFailure === undefined) this.writeFailure = sideError(error, "write")
-    return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
+    return Exit.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
   }
 
   // ---- reading ------------------------------------------------------------------------------
@@ -257,12 +271,12 @@ export class ConnImpl implements Conn, Inbound {
 
   /** One attempt at a read of at most n bytes (n >= 1), waiting and retrying while none are ready. */
   private readStep(n: number): Effect.Effect<Uint8Array, NetError.NetError> {
-    if (this.closed) return Effect.fail(this.closedError("read"))
-    if (this.readDeadline?.expired === true) return Effect.fail(this.timeoutError("read"))
+    if (this.closed) return Exit.fail(this.closedError("read"))
+    if (this.readDeadline?.expired === true) return Exit.fail(this.timeoutError("read"))
     if (this.buffered > 0) {
       return Effect.succeed(this.take(this.readLimit === undefined ? n : Math.max(1, Math.min(n, this.readLimit(n)))))
     }
-    if (this.failure !== undefined) return Effect.fail(NetError.fromErrno(this.failure, this.context("read")))
+    if (this.failure !== undefined) return Exit.fail(NetError.fromErrno(this.failure, this.context("read")))
     if (this.eof) return Effect.succeed(empty)
     return Effect.flatMap(this.waitReadable, () => {
       this.readWaiters!.rechecked++
@@ -273,19 +287,60 @@ export class ConnImpl implements Conn, Inbound {
   read(n: number): Effect.Effect<Uint8Array, NetError.NetError> {
     const reason = invalidCount(n)
     if (reason !== undefined) {
-      return Effect.fail(NetError.make("InvalidArgument", { ...this.context("read"), reason }))
+      return Exit.fail(NetError.make("InvalidArgument", { ...this.context("read"), reason }))
     }
     if (n === 0) {
-      return Effect.suspend(() => this.closed ? Effect.fail(this.closedError("read")) : Effect.succeed(empty))
+      return Effect.suspend(() => this.closed ? Exit.fail(this.closedError("read")) : Effect.succeed(empty))
     }
     return Effect.suspend(() => this.readStep(n))
   }
 
+  /**
+   * `read(n)` performed now: an Exit (`Effect.succeed` / `Effect.fail` are Exits) when its
+   * outcome is known, else the Effect that waits.
+   */
+  [ReadNowTypeId](n: number): Effect.Effect<Uint8Array, NetError.NetError> {
+    const reason = invalidCount(n)
+    if (reason !== undefined) {
+      return Exit.fail(NetError.make("InvalidArgument", { ...this.context("read"), reason }))
+    }
+    if (n === 0) return this.closed ? Exit.fail(this.closedError("read")) : Effect.succeed(empty)
+    const step = this.readStep(n)
+    // not ready: the read re-checks when run (bytes may arrive before it is)
+    return Exit.isExit(step) ? step : Effect.suspend(() => this.readStep(n))
+  }
+
   // ---- writing ------------------------------------------------------------------------------
+
+  /** `write(data)` started now: an Exit when it ended at once, else the Effect that waits. */
+  [WriteNowTypeId](data: Uint8Array | string): Effect.Effect<number, NetError.NetError> {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) return this.write(data)
+    // another write in flight: nothing is handed over now; the write happens when run
+    if (this.writing) return Effect.suspend(() => this.writeStep(data))
+    const step = this.writeStep(data)
+    if (Exit.isExit(step) || !this.writing) return step
+    // handed over and in flight: the Effect may run later, when this write may have ended
+    const seq = this.writeSeq
+    const size = this.writingSize
+    return Effect.suspend(() => {
+      const ended = this.unclaimed
+      if (ended !== undefined && ended.seq === seq) {
+        this.unclaimed = undefined
+        return ended.error === undefined ? Exit.succeed(size) : this.writeFailed(ended.error)
+      }
+      if (this.closed) return Exit.fail(this.closedError("write"))
+      if (this.writeDeadline?.expired === true) return Exit.fail(this.timeoutError("write"))
+      if (this.writeFailure !== undefined) {
+        return Exit.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
+      }
+      if (this.writing && this.writeSeq === seq) return this.awaitWriteEffect ?? this.makeAwaitWrite()
+      return Effect.succeed(size)
+    })
+  }
 
   write(data: Uint8Array | string): Effect.Effect<number, NetError.NetError> {
     if (typeof data !== "string" && !(data instanceof Uint8Array)) {
-      return Effect.fail(
+      return Exit.fail(
         NetError.make("InvalidArgument", {
           ...this.context("write"),
           reason: "invalid argument: data must be a Uint8Array or a string"
@@ -296,12 +351,12 @@ export class ConnImpl implements Conn, Inbound {
   }
 
   private writeStep(data: Uint8Array | string): Effect.Effect<number, NetError.NetError> {
-    if (this.closed) return Effect.fail(this.closedError("write"))
-    if (this.writeDeadline?.expired === true) return Effect.fail(this.timeoutError("write"))
+    if (this.closed) return Exit.fail(this.closedError("write"))
+    if (this.writeDeadline?.expired === true) return Exit.fail(this.timeoutError("write"))
     if (this.writeFailure !== undefined) {
-      return Effect.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
+      return Exit.fail(NetError.fromErrno(this.writeFailure, this.context("write")))
     }
-    if (this.writeShut) return Effect.fail(this.error("BrokenPipe", "write", "broken pipe"))
+    if (this.writeShut) return Exit.fail(this.error("BrokenPipe", "write", "broken pipe"))
     const bytes = typeof data === "string" ? encoder.encode(data) : data
     const size = bytes.length
     if (size === 0) return Effect.succeed(0)
@@ -314,6 +369,7 @@ export class ConnImpl implements Conn, Inbound {
       })
     }
     this.writing = true
+    this.writeSeq++
     this.writingSize = size
     this.writeInCall = true
     const taken = this.transport.write(bytes, this.onWritten ?? this.makeOnWritten())
@@ -352,9 +408,14 @@ export class ConnImpl implements Conn, Inbound {
       const resume = this.writeResume
       this.writeResume = undefined
       resume(error === undefined ? Effect.succeed(this.writingSize) : this.writeFailed(error))
-    } else if (error !== undefined && !this.closed) {
-      // an abandoned write failed: its bytes are lost, so later writes fail too
-      this.writeFailed(error)
+    } else {
+      // nobody waits: an abandoned write, or one `Conn.writeNow` started, whose Effect may
+      // still come to collect this. Kept as the OS error, not a NetError: an error object's
+      // stack would hold the caller's frames (and the bytes they reference) until collected.
+      if (error !== undefined && !this.closed && this.writeFailure === undefined) {
+        this.writeFailure = sideError(error, "write")
+      }
+      this.unclaimed = { seq: this.writeSeq, error }
     }
     this.drainWaiters?.wakeAll()
   }
@@ -368,7 +429,7 @@ export class ConnImpl implements Conn, Inbound {
 
   get closeWrite(): Effect.Effect<void, NetError.NetError> {
     return Effect.suspend(() => {
-      if (this.closed) return Effect.fail(this.closedError("close"))
+      if (this.closed) return Exit.fail(this.closedError("close"))
       if (this.writeShut) return Effect.void
       this.writeShut = true
       return Effect.async<void, NetError.NetError>((resume) => {
@@ -381,7 +442,7 @@ export class ConnImpl implements Conn, Inbound {
           if (i < 0) return
           waiters!.splice(i, 1)
           if (error === undefined || this.closed) resume(Effect.void)
-          else resume(Effect.fail(NetError.fromErrno(error, this.context("close"))))
+          else resume(Exit.fail(NetError.fromErrno(error, this.context("close"))))
         })
       })
     })
@@ -392,8 +453,8 @@ export class ConnImpl implements Conn, Inbound {
   private deadline(op: "set_read_timeout" | "set_write_timeout", ms: number) {
     return Effect.suspend(() => {
       const reason = invalidTimeout(ms)
-      if (reason !== undefined) return Effect.fail(NetError.make("InvalidArgument", { ...this.context(op), reason }))
-      if (this.closed) return Effect.fail(this.closedError(op))
+      if (reason !== undefined) return Exit.fail(NetError.make("InvalidArgument", { ...this.context(op), reason }))
+      if (this.closed) return Exit.fail(this.closedError(op))
       if (op === "set_read_timeout") {
         ;(this.readDeadline ??= new Deadline()).set(ms, this.timer, () => this.readWaiters?.wakeAll())
       } else {
@@ -401,7 +462,7 @@ export class ConnImpl implements Conn, Inbound {
           ms,
           this.timer,
           () => {
-            this.settleWrite(() => Effect.fail(this.timeoutError("write")))
+            this.settleWrite(() => Exit.fail(this.timeoutError("write")))
             this.drainWaiters?.wakeAll()
           }
         )
@@ -430,7 +491,7 @@ export class ConnImpl implements Conn, Inbound {
     this.head = 0
     this.buffered = 0
     this.readWaiters?.wakeAll()
-    this.settleWrite(() => Effect.fail(this.closedError("write")))
+    this.settleWrite(() => Exit.fail(this.closedError("write")))
     this.drainWaiters?.wakeAll()
     const closeWrites = this.closeWriteWaiters
     this.closeWriteWaiters = undefined
@@ -456,7 +517,7 @@ export class ConnImpl implements Conn, Inbound {
     return Stream.repeatEffectOption(
       Effect.flatMap(
         Effect.mapError(this.read(streamChunkSize), Option.some),
-        (chunk) => chunk.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(chunk)
+        (chunk) => chunk.length === 0 ? Exit.fail(Option.none()) : Effect.succeed(chunk)
       )
     )
   }
