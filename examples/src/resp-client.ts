@@ -326,7 +326,14 @@ const main = (address: string, args: ReadonlyArray<string>) =>
     yield* Console.log(`a pipeline of ${replies.length} commands; the last INCR → ${format(Either.merge(last))}`)
   }).pipe(
     Effect.scoped,
-    Effect.catchAll((error) => Console.error(error.message)),
+    Effect.catchAll((error) =>
+      Effect.zipRight(
+        Console.error(error.message),
+        Effect.sync(() => {
+          process.exitCode = 1
+        })
+      )
+    ),
     Effect.provide(NodeNet.layer)
   )
 
