@@ -1,7 +1,8 @@
 /**
- * Certificates for the demo's TLS echo server, made at start without the network: RSA keys
- * from Node's crypto, a CA and a server certificate for 127.0.0.1 built and signed with
- * node-forge (as the node-adapter tests make theirs). A real server loads its own from files.
+ * Certificates for the demo's TLS echo server (and the bench's TLS scenario, which imports this
+ * file), made at start without the network: RSA keys from Node's crypto, a CA and a server
+ * certificate for 127.0.0.1 built and signed with node-forge (as the node-adapter tests make
+ * theirs). A real server loads its own from files.
  */
 import type * as Forge from "node-forge"
 import * as Crypto from "node:crypto"
@@ -69,11 +70,11 @@ let made: TlsMaterial | undefined
 /** The CA and the server's certificate and key (PEM), made on first use. */
 export const tlsMaterial = async (): Promise<TlsMaterial> => {
   if (made === undefined) {
-    // loaded here, only when the demo runs
+    // loaded here, only when a TLS server is wanted (a bench child without one never loads it)
     const imported = await import("node-forge") as ForgeModule & { readonly default?: ForgeModule }
     const forge = imported.default ?? imported
     const caKey = newKey(forge)
-    const ca = certificate(forge, "vvnet demo CA", caKey, undefined)
+    const ca = certificate(forge, "vvnet example CA", caKey, undefined)
     const serverKey = newKey(forge)
     const server = certificate(forge, "127.0.0.1", serverKey, { cert: ca, key: caKey })
     made = { ca: forge.pki.certificateToPem(ca), cert: forge.pki.certificateToPem(server), key: serverKey.pem }
