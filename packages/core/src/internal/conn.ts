@@ -111,14 +111,14 @@ export class ConnImpl implements Conn, Inbound {
   private writingSize = 0
   /** The fiber waiting for it, or undefined once settled (deadline, close) or never awaited. */
   private writeResume: Resume<number, NetError.NetError> | undefined = undefined
-  /** True while `transport.write` runs: a callback then is a synchronous completion. */
-  private writeInCall = false
   /** Counts writes handed to the transport; tells `Conn.writeNow`'s Effect which one is its. */
   private writeSeq = 0
-  /** The outcome of the last write that ended with nobody waiting (see `Conn.writeNow`). */
+  /**
+   * The outcome of the last write that ended with nobody waiting: one the transport reported
+   * within `transport.write`, one `Conn.writeNow` started and has not collected yet, or an
+   * abandoned one. See `claim`.
+   */
   private unclaimed: { readonly seq: number; readonly error: OsError | undefined } | undefined = undefined
-  /** The outcome of a write whose callback ran inside `transport.write`. */
-  private writeOutcome: Effect.Effect<number, NetError.NetError> | undefined = undefined
   private onWritten: ((error?: OsError) => void) | undefined = undefined
   private awaitWriteEffect: Effect.Effect<number, NetError.NetError> | undefined = undefined
   private drainWaiters: WaitList | undefined = undefined
@@ -323,11 +323,8 @@ export class ConnImpl implements Conn, Inbound {
     const seq = this.writeSeq
     const size = this.writingSize
     return Effect.suspend(() => {
-      const ended = this.unclaimed
-      if (ended !== undefined && ended.seq === seq) {
-        this.unclaimed = undefined
-        return ended.error === undefined ? Exit.succeed(size) : this.writeFailed(ended.error)
-      }
+      const ended = this.claim(seq, size)
+      if (ended !== undefined) return ended
       if (this.closed) return Exit.fail(this.closedError("write"))
       if (this.writeDeadline?.expired === true) return Exit.fail(this.timeoutError("write"))
       if (this.writeFailure !== undefined) {
@@ -371,20 +368,20 @@ export class ConnImpl implements Conn, Inbound {
     this.writing = true
     this.writeSeq++
     this.writingSize = size
-    this.writeInCall = true
-    const taken = this.transport.write(bytes, this.onWritten ?? this.makeOnWritten())
-    this.writeInCall = false
-    if (taken) {
+    if (this.transport.write(bytes, this.onWritten ?? this.makeOnWritten())) {
       this.writing = false
       return Effect.succeed(size)
     }
-    const outcome = this.writeOutcome
-    if (outcome !== undefined) {
-      // the transport called back before returning (a failure it knew at once)
-      this.writeOutcome = undefined
-      return outcome
-    }
-    return this.awaitWriteEffect ?? this.makeAwaitWrite()
+    // the transport may have called back before returning (a failure it knew at once)
+    return this.claim(this.writeSeq, size) ?? this.awaitWriteEffect ?? this.makeAwaitWrite()
+  }
+
+  /** The outcome of write number `seq` if it ended with nobody waiting, taken once. */
+  private claim(seq: number, size: number): Effect.Effect<number, NetError.NetError> | undefined {
+    const ended = this.unclaimed
+    if (ended === undefined || ended.seq !== seq) return undefined
+    this.unclaimed = undefined
+    return ended.error === undefined ? Exit.succeed(size) : this.writeFailed(ended.error)
   }
 
   // Made outside `writeStep`, whose closures share its context (and so would keep its `data`).
@@ -402,16 +399,14 @@ export class ConnImpl implements Conn, Inbound {
   private written(error: OsError | undefined): void {
     if (!this.writing) return // not ours to report (a transport calling back twice)
     this.writing = false
-    if (this.writeInCall) {
-      this.writeOutcome = error === undefined ? Effect.succeed(this.writingSize) : this.writeFailed(error)
-    } else if (this.writeResume !== undefined) {
+    if (this.writeResume !== undefined) {
       const resume = this.writeResume
       this.writeResume = undefined
       resume(error === undefined ? Effect.succeed(this.writingSize) : this.writeFailed(error))
     } else {
-      // nobody waits: an abandoned write, or one `Conn.writeNow` started, whose Effect may
-      // still come to collect this. Kept as the OS error, not a NetError: an error object's
-      // stack would hold the caller's frames (and the bytes they reference) until collected.
+      // nobody waits yet (called within transport.write, or by a write `Conn.writeNow` started)
+      // or any more (abandoned): kept for `claim` as the OS error, not a NetError, whose stack
+      // would hold the caller's frames (and the bytes they reference) until collected.
       if (error !== undefined && !this.closed && this.writeFailure === undefined) {
         this.writeFailure = sideError(error, "write")
       }
