@@ -3,7 +3,8 @@
 // with `@since` and, unless it is a namespace re-export (`export * as X from`), `@category`:
 // the generated API reference (docgen) groups itself by them. docgen checks `@since` only.
 //
-// usage: node scripts/check-jsdoc.mjs [package-dir…]   (default: every package)
+// usage: node scripts/check-jsdoc.mjs [package-dir…]   (default: every published package, not
+// the "private" ones such as packages/testkit)
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import ts from "typescript"
@@ -11,7 +12,9 @@ import ts from "typescript"
 const root = Path.resolve(import.meta.dirname, "..")
 const packageDirs = process.argv.length > 2
   ? process.argv.slice(2).map((dir) => Path.resolve(dir))
-  : Fs.readdirSync(Path.join(root, "packages")).map((name) => Path.join(root, "packages", name))
+  : Fs.readdirSync(Path.join(root, "packages"))
+    .map((name) => Path.join(root, "packages", name))
+    .filter((dir) => JSON.parse(Fs.readFileSync(Path.join(dir, "package.json"), "utf8")).private !== true)
 
 const sourceFiles = (dir) =>
   Fs.readdirSync(dir, { recursive: true, withFileTypes: true })

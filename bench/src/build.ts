@@ -45,6 +45,7 @@ export const build = async (): Promise<Built> => {
     minify: false,
     keepNames: false,
     // node-forge (CommonJS, requires node built-ins) loads at run time, only in a TLS scenario
+    // (@vvnet/testkit/TlsCerts requires it on first use, from here: bench depends on it too)
     external: ["effect", "effect/*", "@effect/*", "node-forge"],
     logLevel: "warning"
   })

@@ -9,12 +9,12 @@
  * Server and client share this process (both ends use the variant), except in the idle and
  * server-load scenarios, whose clients are plain node:net sockets in a helper process.
  */
+import { serverCerts } from "@vvnet/testkit/TlsCerts"
 import type { ChildProcess } from "node:child_process"
 import cluster from "node:cluster"
 import { performance } from "node:perf_hooks"
 import { setTimeout as sleep } from "node:timers/promises"
 import { fileURLToPath } from "node:url"
-import { tlsMaterial } from "../../examples/src/demoCerts.js"
 import { forkJs } from "./fork.js"
 import type { ChildJob, ChildMessage, LoadServer, ScenarioId, Variant } from "./types.js"
 import { registry } from "./variants/index.js"
@@ -114,7 +114,8 @@ const bulk = (v: Variant, p: Record<string, number>): Promise<Measured> => {
 
 const tlsBulk = async (v: Variant, p: Record<string, number>): Promise<Measured> => {
   const run = v.tlsBulk ?? unsupported("tlsbulk64k")
-  const tls = await tlsMaterial()
+  const { ca, server } = serverCerts()
+  const tls = { ca, ...server }
   return measure(
     p.warmupRuns!,
     p.runs!,

@@ -7,8 +7,6 @@
  * server-load scenarios, whose clients live in a separate helper process (only the server is
  * measured).
  */
-import type { TlsMaterial as DemoTlsMaterial } from "../../examples/src/demoCerts.js"
-
 /** Where the server listens and the client dials. Loopback only. */
 export const HOST = "127.0.0.1"
 
@@ -111,8 +109,12 @@ export interface Variant {
   readonly loadServer?: (params: LoadParams) => Promise<LoadServer>
 }
 
-/** PEM certificates for the TLS scenario, as the examples' demo makes them (one maker for both). */
-export type TlsMaterial = DemoTlsMaterial
+/** PEM certificates for the TLS scenario (from `@vvnet/testkit/TlsCerts`, as the demo's). */
+export interface TlsMaterial {
+  readonly ca: string
+  readonly cert: string
+  readonly key: string
+}
 
 export type ScenarioId =
   | "bulk64k"

@@ -15,6 +15,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Conn, Net, NetError } from "@vvnet/core"
 import { NodeCluster, NodeNet, NodeTls } from "@vvnet/node-adapter"
+import { serverCerts } from "@vvnet/testkit/TlsCerts"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -24,7 +25,6 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Url from "node:url"
-import { tlsMaterial } from "./demoCerts.js"
 
 const MiB = 1024 * 1024
 
@@ -126,8 +126,9 @@ const demo = Effect.gen(function*() {
   const report = yield* Effect.scoped(Effect.gen(function*() {
     const tcp = yield* Net.listen("tcp", "127.0.0.1:0")
     const unix = yield* Net.listen("unix", Path.join(dir, "echo.sock"))
-    const certs = yield* Effect.promise(tlsMaterial)
-    const tls = yield* NodeTls.listen("tcp", "127.0.0.1:0", { cert: certs.cert, key: certs.key })
+    // a CA and a server certificate for 127.0.0.1, made in memory at start (a real server loads its own)
+    const certs = yield* Effect.sync(serverCerts)
+    const tls = yield* NodeTls.listen("tcp", "127.0.0.1:0", certs.server)
     yield* Net.serve(tcp, echo)
     yield* Net.serve(unix, echo)
     yield* Net.serve(tls, echo)

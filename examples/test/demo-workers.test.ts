@@ -6,123 +6,17 @@
  * with the test's Scope, so no process outlives a test.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
+import { type Child, expectGone, spawnChild } from "@vvnet/testkit/Child"
 import * as Effect from "effect/Effect"
-import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { rawClient } from "./support.js"
 
 const examples = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
 
-interface Demo {
-  readonly process: ChildProcess.ChildProcess
-  /** The next stdout line matching `pattern` (its match), within `seconds`. */
-  readonly line: (pattern: RegExp, seconds?: number) => Effect.Effect<RegExpMatchArray>
-  readonly exited: Effect.Effect<{ readonly code: number | null; readonly signal: NodeJS.Signals | null }>
-  readonly output: () => string
-}
-
 /** Starts the demo in a process group of its own; the Scope's close kills the group. */
 const startDemo = (args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync((): Demo => {
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "src/demo.ts", ...args], {
-        cwd: examples,
-        detached: true,
-        stdio: ["ignore", "pipe", "pipe"]
-      })
-      let out = ""
-      let pending = ""
-      const lines: Array<string> = []
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined
-      const wakers = new Set<() => void>()
-      const wake = () => {
-        for (const w of Array.from(wakers)) w()
-      }
-      child.stdout!.setEncoding("utf8")
-      child.stderr!.setEncoding("utf8")
-      child.stdout!.on("data", (chunk: string) => {
-        out += chunk
-        pending += chunk
-        let i: number
-        while ((i = pending.indexOf("\n")) >= 0) {
-          lines.push(pending.slice(0, i))
-          pending = pending.slice(i + 1)
-        }
-        wake()
-      })
-      child.stderr!.on("data", (chunk: string) => {
-        out += chunk
-      })
-      child.on("exit", (code, signal) => {
-        exit = { code, signal }
-        wake()
-      })
-      const waitFor = <A>(poll: () => A | undefined, seconds: number, what: string) =>
-        Effect.async<A>((resume) => {
-          const check = () => {
-            const value = poll()
-            if (value !== undefined) {
-              done()
-              resume(Effect.succeed(value))
-            } else if (exit !== undefined && what !== "exit") {
-              done()
-              resume(Effect.dieMessage(`the demo exited (${JSON.stringify(exit)}) before ${what}; output:\n${out}`))
-            }
-          }
-          const timer = setTimeout(() => {
-            done()
-            resume(Effect.dieMessage(`no ${what} within ${seconds} s; output:\n${out}`))
-          }, seconds * 1000)
-          const done = () => {
-            clearTimeout(timer)
-            wakers.delete(check)
-          }
-          wakers.add(check)
-          check()
-          return Effect.sync(done)
-        })
-      return {
-        process: child,
-        line: (pattern, seconds = 30) =>
-          waitFor(
-            () => {
-              for (let i = 0; i < lines.length; i++) {
-                const match = lines[i]!.match(pattern)
-                if (match !== null) {
-                  lines.splice(0, i + 1)
-                  return match
-                }
-              }
-              return undefined
-            },
-            seconds,
-            `line ${pattern}`
-          ),
-        exited: waitFor(() => exit, 30, "exit"),
-        output: () => out
-      }
-    }),
-    (demo) =>
-      Effect.gen(function*() {
-        try {
-          process.kill(-demo.process.pid!, "SIGKILL") // the whole group: primary and workers
-        } catch {
-          // already gone
-        }
-        yield* demo.exited
-      })
-  )
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
+  spawnChild(process.execPath, ["--import", "tsx", "src/demo.ts", ...args], { cwd: examples, detached: true })
 
 /** Starts `serve 127.0.0.1:0 --workers 2` and waits for both workers; returns their pids and the port. */
 const startTwoWorkers = Effect.gen(function*() {
@@ -142,7 +36,7 @@ const startTwoWorkers = Effect.gen(function*() {
 })
 
 /** Echo round trips until both workers have logged a connection (round-robin: two or three). */
-const expectBothServe = (demo: Demo, address: string) =>
+const expectBothServe = (demo: Child, address: string) =>
   Effect.gen(function*() {
     const served = new Set<string>()
     for (let i = 0; i < 20 && served.size < 2; i++) {
@@ -159,15 +53,14 @@ const expectBothServe = (demo: Demo, address: string) =>
   })
 
 /** After the SIGINT: both workers and the primary say they stopped, exit 0, and are gone. */
-const expectAllStopped = (demo: Demo, workers: ReadonlyMap<string, number>) =>
+const expectAllStopped = (demo: Child, workers: ReadonlyMap<string, number>) =>
   Effect.gen(function*() {
     const stopped = new Set<string>()
     for (let i = 0; i < 2; i++) stopped.add((yield* demo.line(/^worker (\d+): echo server stopped$/, 20))[1]!)
     expect([...stopped].sort()).toEqual(["1", "2"])
     yield* demo.line(/^all workers stopped$/, 20)
     expect(yield* demo.exited).toEqual({ code: 0, signal: null })
-    for (let i = 0; i < 200 && [...workers.values()].some(alive); i++) yield* Effect.sleep(Duration.millis(50))
-    expect([...workers.values()].filter(alive)).toEqual([])
+    yield* expectGone([...workers.values()])
   })
 
 describe("demo serve --workers", () => {

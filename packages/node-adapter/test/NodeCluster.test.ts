@@ -15,7 +15,7 @@ import * as NodeNetModule from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { bundleChild, type Child, spawnChild } from "./helpers.js"
+import { bundleChild, type Child, expectGone, spawnChild } from "./helpers.js"
 
 const fixture = fileURLToPath(new URL("./fixtures/cluster-server.ts", import.meta.url))
 
@@ -51,22 +51,6 @@ const ask = (address: string) =>
   }).pipe(
     Effect.timeoutFail({ duration: Duration.seconds(10), onTimeout: () => new Error(`no reply from ${address}`) })
   )
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** Polls until none of `pids` is alive (at most `seconds`), then asserts it. */
-const expectGone = (pids: ReadonlyArray<number>, seconds = 10) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < seconds * 20 && pids.some(alive); i++) yield* Effect.sleep(Duration.millis(50))
-    expect(pids.filter(alive)).toEqual([])
-  })
 
 interface Started {
   readonly child: Child

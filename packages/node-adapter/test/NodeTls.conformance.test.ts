@@ -1,10 +1,12 @@
 /**
  * The conformance suite (`@vvnet/core/testing`) over TLS: `NodeTls.layer` on tcp 127.0.0.1 and
- * on unix sockets, with certificates made at test time (`tlsCerts.ts`) and verification on.
+ * on unix sockets, with certificates made at test time (`@vvnet/testkit/TlsCerts`) and
+ * verification on.
  */
 import { type Conn, type Listener, Net, NetError } from "@vvnet/core"
 import { conformance } from "@vvnet/core/testing"
 import { NodeNet, NodeTls } from "@vvnet/node-adapter"
+import { testCerts } from "@vvnet/testkit/TlsCerts"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -17,7 +19,6 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
-import { testCerts } from "./tlsCerts.js"
 
 const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "vvnet-tls-conformance-"))
 afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))

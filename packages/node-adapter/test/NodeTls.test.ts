@@ -3,11 +3,12 @@
  * (`TlsError` with the OpenSSL code and Go's text; `SystemError` through the `Net` layer),
  * peer alerts, ALPN and SNI, client certificates, the server's handshake timeout, invalid
  * configurations, and interruption or timeout during a handshake leaving no fd, socket or timer.
- * Certificates come from `tlsCerts.ts` (made at test time). Loopback and unix only.
+ * Certificates come from `@vvnet/testkit/TlsCerts` (made at test time). Loopback and unix only.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Conn, Net, type NetError } from "@vvnet/core"
 import { NodeNet, NodeTls } from "@vvnet/node-adapter"
+import { testCerts } from "@vvnet/testkit/TlsCerts"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,7 +20,6 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
 import { baseline, expectBackTo, text } from "./helpers.js"
-import { testCerts } from "./tlsCerts.js"
 
 const timeout = 60_000
 const certs = testCerts()

@@ -7,6 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { BufferedReader, Conn, MemoryNet, Net } from "@vvnet/core"
 import { NodeNet, NodeTls } from "@vvnet/node-adapter"
+import { testCerts } from "@vvnet/testkit/TlsCerts"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,7 +20,6 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll } from "vitest"
 import { baseline, expectBackTo, text } from "./helpers.js"
-import { testCerts } from "./tlsCerts.js"
 
 const timeout = 60_000
 const certs = testCerts()

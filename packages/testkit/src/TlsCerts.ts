@@ -1,23 +1,28 @@
 /**
- * Certificates for the TLS tests, made at test time without the network: keys from Node's
- * crypto (native RSA key generation), certificates built and signed with node-forge (a pinned
- * dev dependency). Nothing is written to disk; every test file that imports this gets a fresh
- * set (about a second on a slow machine), cached for the file.
+ * Certificates made at run time without the network: keys from Node's crypto (native RSA key
+ * generation), certificates built and signed with node-forge. Nothing is written to disk; each
+ * process (a test file, the demo, a bench child) makes its own set on first use and keeps it.
+ * For tests, the demo and the bench only: a real server loads its own from files.
  *
- * - `ca`: a certificate authority the clients trust (`ca` option).
- * - `server`: signed by `ca`, valid now, for `localhost`, `127.0.0.1` and `::1`.
- * - `expired`: signed by `ca`, for the same names, valid only in the past (CERT_HAS_EXPIRED).
- * - `wrongHost`: signed by `ca`, valid now, for `other.example` only (host name mismatch).
- * - `selfSigned`: a server certificate that signs itself (unknown authority).
- * - `client`: signed by `ca`, for client authentication.
- * - `otherCa` / `otherClient`: a second authority and a client it signed (not trusted by servers).
+ * - `serverCerts()`: `ca`, a certificate authority the clients trust (`ca` option), and `server`,
+ *   signed by `ca`, valid now, for `localhost`, `127.0.0.1` and `::1`. Two keys: what the demo
+ *   and the bench's TLS scenario need.
+ * - `testCerts()`: the same `ca` and `server`, and what the TLS tests need besides:
+ *   - `expired`: signed by `ca`, for the same names, valid only in the past (CERT_HAS_EXPIRED).
+ *   - `wrongHost`: signed by `ca`, valid now, for `other.example` only (host name mismatch).
+ *   - `selfSigned`: a server certificate that signs itself (unknown authority).
+ *   - `client`: signed by `ca`, for client authentication.
+ *   - `otherCa` / `otherClient`: a second authority and a client it signed (not trusted by servers).
  */
 import type * as Forge from "node-forge"
 import * as Crypto from "node:crypto"
 import { createRequire } from "node:module"
 
-// node-forge is CommonJS (`module.exports = forge`): required, so the same code runs under any loader
-const forge = createRequire(import.meta.url)("node-forge") as typeof Forge
+// node-forge is CommonJS (`module.exports = forge`): required, so the same code runs under any
+// loader (vitest, tsx, the bench's bundle, where it stays external); on first use, so a process
+// that makes no certificate (a bench child without TLS) never loads it
+let forgeModule: typeof Forge | undefined
+const forge = (): typeof Forge => (forgeModule ??= createRequire(import.meta.url)("node-forge") as typeof Forge)
 
 /** A PEM certificate (chain) and its PEM private key. */
 export interface KeyPair {
@@ -25,9 +30,14 @@ export interface KeyPair {
   readonly key: string
 }
 
-export interface TestCerts {
+/** A CA (PEM) and a server certificate it signed, for `localhost`, `127.0.0.1` and `::1`. */
+export interface ServerCerts {
   readonly ca: string
   readonly server: KeyPair
+}
+
+/** `ServerCerts` and the certificates the TLS tests need besides (see the module's comment). */
+export interface TestCerts extends ServerCerts {
   readonly expired: KeyPair
   readonly wrongHost: KeyPair
   readonly selfSigned: KeyPair
@@ -38,14 +48,20 @@ export interface TestCerts {
 
 const day = 24 * 60 * 60 * 1000
 
-const newKey = () => {
+interface Key {
+  readonly pem: string
+  readonly privateKey: Forge.pki.rsa.PrivateKey
+  readonly publicKey: Forge.pki.rsa.PublicKey
+}
+
+const newKey = (): Key => {
   const { privateKey, publicKey } = Crypto.generateKeyPairSync("rsa", { modulusLength: 2048 })
   const keyPem = privateKey.export({ type: "pkcs8", format: "pem" }).toString()
   const pubPem = publicKey.export({ type: "spki", format: "pem" }).toString()
   return {
     pem: keyPem,
-    privateKey: forge.pki.privateKeyFromPem(keyPem),
-    publicKey: forge.pki.publicKeyFromPem(pubPem)
+    privateKey: forge().pki.privateKeyFromPem(keyPem),
+    publicKey: forge().pki.publicKeyFromPem(pubPem)
   }
 }
 
@@ -61,12 +77,13 @@ interface CertSpec {
   readonly usage: "ca" | "server" | "client"
 }
 
-const makeCert = (
-  spec: CertSpec,
-  subjectKey: ReturnType<typeof newKey>,
-  issuer: { readonly cert: Forge.pki.Certificate; readonly key: ReturnType<typeof newKey> } | undefined
-): Forge.pki.Certificate => {
-  const cert = forge.pki.createCertificate()
+interface Issuer {
+  readonly cert: Forge.pki.Certificate
+  readonly key: Key
+}
+
+const makeCert = (spec: CertSpec, subjectKey: Key, issuer: Issuer | undefined): Forge.pki.Certificate => {
+  const cert = forge().pki.createCertificate()
   cert.publicKey = subjectKey.publicKey
   cert.serialNumber = (serial++).toString(16).padStart(2, "0") + Crypto.randomBytes(8).toString("hex")
   cert.validity.notBefore = spec.notBefore
@@ -95,28 +112,41 @@ const makeCert = (
     })
   }
   cert.setExtensions(extensions)
-  cert.sign((issuer?.key ?? subjectKey).privateKey, forge.md.sha256.create())
+  cert.sign((issuer?.key ?? subjectKey).privateKey, forge().md.sha256.create())
   return cert
 }
 
-const pem = (cert: Forge.pki.Certificate) => forge.pki.certificateToPem(cert)
+const pem = (cert: Forge.pki.Certificate) => forge().pki.certificateToPem(cert)
 
-const generate = (): TestCerts => {
+const local = { dns: ["localhost"], ips: ["127.0.0.1", "::1"] }
+
+/** The CA and the server's certificate, with what `testCerts` signs more with. */
+interface Base {
+  readonly now: number
+  readonly valid: { readonly notBefore: Date; readonly notAfter: Date }
+  readonly ca: Issuer
+  readonly serverKey: Key
+  readonly certs: ServerCerts
+}
+
+const makeBase = (): Base => {
   const now = Date.now()
   const valid = { notBefore: new Date(now - day), notAfter: new Date(now + 30 * day) }
-  const local = { dns: ["localhost"], ips: ["127.0.0.1", "::1"] }
-
   const caKey = newKey()
   const caCert = makeCert({ commonName: "vvnet test CA", isCa: true, usage: "ca", ...valid }, caKey, undefined)
   const ca = { cert: caCert, key: caKey }
-  const leaf = (spec: CertSpec, issuer = ca): KeyPair => {
-    const key = newKey()
-    return { cert: pem(makeCert(spec, key, issuer)), key: key.pem }
-  }
   const serverKey = newKey()
   const server = {
     cert: pem(makeCert({ commonName: "localhost", usage: "server", ...local, ...valid }, serverKey, ca)),
     key: serverKey.pem
+  }
+  return { now, valid, ca, serverKey, certs: { ca: pem(caCert), server } }
+}
+
+const makeTestCerts = ({ ca, certs, now, serverKey, valid }: Base): TestCerts => {
+  const leaf = (spec: CertSpec, issuer = ca): KeyPair => {
+    const key = newKey()
+    return { cert: pem(makeCert(spec, key, issuer)), key: key.pem }
   }
   // same key as the server: keygen is the slow part
   const expired = {
@@ -154,10 +184,14 @@ const generate = (): TestCerts => {
     cert: otherCaCert,
     key: otherCaKey
   })
-  return { ca: pem(caCert), server, expired, wrongHost, selfSigned, client, otherCa: pem(otherCaCert), otherClient }
+  return { ...certs, expired, wrongHost, selfSigned, client, otherCa: pem(otherCaCert), otherClient }
 }
 
-let cached: TestCerts | undefined
+let base: Base | undefined
+let all: TestCerts | undefined
 
-/** The test certificates, generated on first use. */
-export const testCerts = (): TestCerts => (cached ??= generate())
+/** The CA and the server's certificate and key (PEM), made on first use. */
+export const serverCerts = (): ServerCerts => (base ??= makeBase()).certs
+
+/** Every test certificate (PEM), made on first use; `ca` and `server` are `serverCerts()`'s. */
+export const testCerts = (): TestCerts => (all ??= makeTestCerts(base ??= makeBase()))
