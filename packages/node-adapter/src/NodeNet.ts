@@ -8,18 +8,12 @@
  *
  * @since 0.1.0
  */
-import { Address, type Conn, type Listener, Net, NetError, Transport } from "@vvnet/core"
+import { Net, NetError } from "@vvnet/core"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
-import Cluster from "node:cluster"
 import * as Dns from "node:dns"
-import { DialAttempt } from "./internal/dial.js"
-import { ListenAttempt } from "./internal/listen.js"
-import { owned } from "./internal/owned.js"
-import * as internalResolve from "./internal/resolve.js"
-import { prepareUnixPath } from "./internal/unixSocketFile.js"
+import * as internalDial from "./internal/dial.js"
+import * as internalListen from "./internal/listen.js"
 
 /**
  * Resolves a host name to IP literals (Go's resolver step of Dial). `family` is 4 for `tcp4`,
@@ -68,8 +62,8 @@ export const systemResolver: Resolver = (host, family) =>
     })
   })
 
-const invalid = (op: NetError.Op, network: string, address: string, reason: string) =>
-  NetError.make("InvalidArgument", { op, network, address, reason })
+const plainDialer = () => internalDial.plainDialer
+const plainServerKind = Effect.succeed(internalListen.plainServer)
 
 /**
  * Makes the `Net` service over node:net.
@@ -79,64 +73,12 @@ const invalid = (op: NetError.Op, network: string, address: string, reason: stri
  */
 export const make = (options?: Options): Net.Net["Type"] => {
   const resolver = options?.resolver ?? systemResolver
-
-  /** Parses and resolves; no socket exists yet, so interruption here leaks nothing. */
-  const resolveTarget = (op: "dial" | "listen", network: string, address: string) =>
-    internalResolve.resolveTarget(resolver, op, network, address)
-
-  const dial = (
-    network: string,
-    address: string,
-    dialOptions?: Net.DialOptions
-  ): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> =>
-    // flatMap rather than a generator: dial is on every connection's path
-    Effect.flatMap(
-      Effect.suspend(() => {
-        const bad = Transport.validateDialOptions(network, address, dialOptions)
-        return bad !== undefined ? Effect.fail(bad) : resolveTarget("dial", network, address)
-      }),
-      ([addr, target]) => {
-        let local: { host: string; port: number } | undefined
-        if (dialOptions?.localAddress !== undefined && target.kind === "inet") {
-          const parsedLocal = Address.parse(addr.network, dialOptions.localAddress, "dial")
-          // node:net binds IP literals only (a host name there throws): no lookup for a local address
-          if (
-            Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
-            (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
-          ) {
-            return Effect.fail(
-              invalid("dial", network, address, `invalid argument: local address ${dialOptions.localAddress}`)
-            )
-          }
-          local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
-        }
-        return owned(new DialAttempt(addr.network, network, address, target, local, dialOptions))
-      }
-    )
-
-  const listen = (
-    network: string,
-    address: string,
-    listenOptions?: Net.ListenOptions
-  ): Effect.Effect<Listener.Listener, NetError.NetError, Scope.Scope> =>
-    Effect.gen(function*() {
-      const bad = Transport.validateListenOptions(network, address, listenOptions)
-      if (bad !== undefined) return yield* bad
-      const [addr, target] = yield* resolveTarget("listen", network, address)
-      if (target.kind === "unix") {
-        // in a node:cluster worker the primary binds the path and shares it between the workers
-        yield* prepareUnixPath(
-          network,
-          address,
-          target.path,
-          listenOptions?.reclaimStaleSocket === true,
-          Cluster.isWorker && listenOptions?.exclusive !== true
-        )
-      }
-      return yield* owned(new ListenAttempt(addr.network, network, address, target, listenOptions))
-    })
-
-  return Net.Net.of({ dial, listen })
+  return Net.Net.of({
+    dial: (network, address, dialOptions) =>
+      internalDial.dial(resolver, network, address, dialOptions, undefined, plainDialer),
+    listen: (network, address, listenOptions) =>
+      internalListen.listen(resolver, network, address, listenOptions, plainServerKind)
+  })
 }
 
 /**

@@ -28,14 +28,11 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Tls from "node:tls"
-import { owned } from "./internal/owned.js"
-import { resolveTarget } from "./internal/resolve.js"
+import * as internalDial from "./internal/dial.js"
+import * as internalListen from "./internal/listen.js"
 import { toOsError } from "./internal/socket.js"
-import { type ClientSettings, TlsDialAttempt } from "./internal/tlsDial.js"
 import { classify, type TlsFailureKind } from "./internal/tlsErrors.js"
-import { TlsListenAttempt } from "./internal/tlsListen.js"
 import { upgrade, type UpgradeSettings } from "./internal/tlsUpgrade.js"
-import { prepareUnixPath } from "./internal/unixSocketFile.js"
 import { type Resolver, systemResolver } from "./NodeNet.js"
 
 /**
@@ -382,6 +379,9 @@ const prepareServer = (
   return Either.right({ options, handshakeTimeout: timeout })
 }
 
+/** A client without a name to verify the server's certificate for (no host in a unix address). */
+const unixWithoutName = "invalid argument: tls: either serverName or insecureSkipVerify must be specified in the config"
+
 /**
  * Dials `address` on `network` (`tcp`, `tcp4`, `tcp6`, `unix`) and completes a TLS handshake
  * as a client (Go's `tls.DialWithDialer`), with `config`'s verification, SNI and ALPN. The
@@ -406,69 +406,70 @@ export const dial = (
   config: Config,
   options?: Net.DialOptions
 ): Effect.Effect<Conn.Conn, NetError.NetError | TlsError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const bad = Transport.validateDialOptions(network, address, options)
-    if (bad !== undefined) return yield* bad
-    const reason = invalidConfig(config)
-    if (reason !== undefined) return yield* invalid("dial", network, address, reason)
-    const context = clientContext(config)
-    if (Either.isLeft(context)) return yield* invalid("dial", network, address, context.left)
-    const [addr, target] = yield* resolveTarget(config.resolver ?? systemResolver, "dial", network, address)
-    const verify = config.insecureSkipVerify !== true
-    let verifyName = config.serverName
-    if (verifyName === undefined) {
-      if (addr._tag === "UnixAddress") {
-        if (verify) {
-          return yield* invalid(
-            "dial",
-            network,
-            address,
-            "invalid argument: tls: either serverName or insecureSkipVerify must be specified in the config"
-          )
+  internalDial.dial(
+    config.resolver ?? systemResolver,
+    network,
+    address,
+    options,
+    () => {
+      const reason = invalidConfig(config)
+      if (reason !== undefined) return reason
+      const context = clientContext(config)
+      return Either.isLeft(context) ? context.left : undefined
+    },
+    (addr, target) => {
+      const verify = config.insecureSkipVerify !== true
+      let verifyName = config.serverName
+      if (verifyName === undefined) {
+        if (addr._tag === "UnixAddress") {
+          if (verify) return unixWithoutName
+          verifyName = "localhost"
+        } else {
+          verifyName = addr.host === "" ? target.hosts[0]! : addr.host.replace(/\.$/, "")
         }
-        verifyName = "localhost"
-      } else {
-        verifyName = addr.host === "" ? target.hosts[0]! : addr.host.replace(/\.$/, "")
       }
+      // checked before the resolution, and made once per config
+      const secureContext = Either.getOrThrow(clientContext(config))
+      return clientDialer(secureContext, verifyName, verify, config.alpnProtocols)
     }
-    let local: { host: string; port: number } | undefined
-    if (options?.localAddress !== undefined && target.kind === "inet") {
-      const parsedLocal = Address.parse(addr.network, options.localAddress, "dial")
-      if (
-        Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
-        (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
-      ) {
-        return yield* invalid("dial", network, address, `invalid argument: local address ${options.localAddress}`)
-      }
-      local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
-    }
-    const settings: ClientSettings = {
-      secureContext: context.right,
-      verifyName,
-      verify,
-      alpnProtocols: config.alpnProtocols
-    }
-    return yield* owned(
-      new TlsDialAttempt(
-        addr.network,
-        network,
-        address,
-        target,
-        local,
-        options,
-        settings,
-        failure,
-        (socket, conn, serverName) => record(socket, conn, serverName, verify)
-      )
-    )
-  })
+  )
+
+const noIdentityCheck = () => undefined
+
+/** The TLS kind of dial: `tls.connect`, ready at `secureConnect` (the handshake done). */
+const clientDialer = (
+  secureContext: Tls.SecureContext,
+  verifyName: string,
+  verify: boolean,
+  alpnProtocols: ReadonlyArray<string> | undefined
+): internalDial.Dialer<Tls.TLSSocket, NetError.NetError | TlsError> => {
+  // SNI names a host, never an IP
+  const serverName = Address.ipVersion(verifyName) === undefined ? verifyName : undefined
+  // allowHalfOpen, and localAddress and localPort from the connect options, reach net.Socket
+  // (node:tls passes them; its types omit them)
+  const common: Tls.ConnectionOptions & { allowHalfOpen: boolean } = {
+    allowHalfOpen: true,
+    secureContext,
+    rejectUnauthorized: verify,
+    checkServerIdentity: verify ? (_host, cert) => Tls.checkServerIdentity(verifyName, cert) : noIdentityCheck,
+    ...(serverName !== undefined ? { servername: serverName } : {}),
+    ...(alpnProtocols !== undefined ? { ALPNProtocols: [...alpnProtocols] } : {})
+  }
+  return {
+    connect: (options) => Tls.connect({ ...common, ...options }),
+    ready: "secureConnect",
+    failure,
+    onReady: (socket, conn) => record(socket, conn, serverName, verify)
+  }
+}
 
 /**
  * Listens on `address` on `network` and accepts TLS connections as a server (Go's
  * `tls.Listen`), with `config`'s certificate (`cert` and `key`, required), client
  * authentication (`clientAuth`, `ca`), ALPN and versions. The listener's `close` goes to the
  * caller's Scope. `options` are `Net.ListenOptions` (`backlog`, `reclaimStaleSocket`,
- * `readBufferSize`, `linger`).
+ * `readBufferSize`, `linger`, `exclusive`), as for NodeNet, a `node:cluster` worker's listener
+ * included.
  *
  * `accept` (and `Net.serve`) returns connections whose handshake is done: handshakes run as
  * connections arrive, side by side, each bounded by `handshakeTimeout` (default 30000 ms), so a
@@ -488,38 +489,33 @@ export const listen = (
   config: Config,
   options?: Net.ListenOptions
 ): Effect.Effect<Listener.Listener, NetError.NetError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const bad = Transport.validateListenOptions(network, address, options)
-    if (bad !== undefined) return yield* bad
-    const prepared = prepareServer(config)
-    if (Either.isLeft(prepared)) return yield* invalid("listen", network, address, prepared.left)
-    const serverOptions = prepared.right.options
-    const [addr, target] = yield* resolveTarget(config.resolver ?? systemResolver, "listen", network, address)
-    if (target.kind === "unix") {
-      yield* prepareUnixPath(network, address, target.path, options?.reclaimStaleSocket === true)
-    }
-    const runtime = yield* Effect.runtime<never>()
-    const report = config.onHandshakeError ??
-      ((error: TlsError | NetError.NetError) => Effect.logDebug(`vvnet tls: handshake failed: ${error.message}`))
-    return yield* owned(
-      new TlsListenAttempt(
-        addr.network,
-        network,
-        address,
-        target,
-        options,
-        serverOptions,
-        (error, remote, local) => {
-          const mapped = failure(error, { op: "accept", network, address: remote, source: local })
-          Runtime.runFork(runtime)(Effect.catchAllCause(Effect.suspend(() => report(mapped)), () => Effect.void))
-        },
-        (socket, conn) => {
-          const name = (socket as { servername?: unknown }).servername
-          record(socket, conn, typeof name === "string" ? name : undefined, socket.authorized)
-        }
+  internalListen.listen(
+    config.resolver ?? systemResolver,
+    network,
+    address,
+    options,
+    Effect.suspend(() => {
+      const prepared = prepareServer(config)
+      if (Either.isLeft(prepared)) return Effect.fail(invalid("listen", network, address, prepared.left))
+      const serverOptions = prepared.right.options
+      const report = config.onHandshakeError ??
+        ((error: TlsError | NetError.NetError) => Effect.logDebug(`vvnet tls: handshake failed: ${error.message}`))
+      return Effect.map(
+        Effect.runtime<never>(),
+        (runtime): internalListen.ServerKind<NetError.NetError | TlsError> => ({
+          createServer: () => Tls.createServer({ ...serverOptions, allowHalfOpen: true }),
+          ready: "secureConnection",
+          failure,
+          onHandshakeError: (error) =>
+            Runtime.runFork(runtime)(Effect.catchAllCause(Effect.suspend(() => report(error)), () => Effect.void)),
+          onReady: (socket, conn) => {
+            const name = (socket as { servername?: unknown }).servername
+            record(socket, conn, typeof name === "string" ? name : undefined, socket.authorized)
+          }
+        })
       )
-    )
-  })
+    })
+  )
 
 /**
  * Options of `client` and `server`: the TLS connection's receive buffer high-water mark in bytes
@@ -561,11 +557,7 @@ const upgradeWith = (
         const host = conn.network === "unix" ? undefined : Address.splitHostPort(conn.remoteAddress)
         if (host !== undefined && Either.isRight(host) && host.right[0] !== "") verifyName = host.right[0]
         else if (!verify) verifyName = "localhost"
-        else {
-          return yield* fail(
-            "invalid argument: tls: either serverName or insecureSkipVerify must be specified in the config"
-          )
-        }
+        else return yield* fail(unixWithoutName)
       }
       settings = {
         isServer: false,

@@ -1,14 +1,59 @@
 import { Address, type Conn, type Net, NetError, Transport } from "@vvnet/core"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Scope from "effect/Scope"
 import * as NodeNetModule from "node:net"
-import { formatEnd, fromSocket, toOsError } from "./socket.js"
+import type { Resolver } from "../NodeNet.js"
+import { owned } from "./owned.js"
+import { resolveTarget } from "./resolve.js"
+import { errnoFailure, formatEnd, fromSocket } from "./socket.js"
 import type { Target } from "./target.js"
 
-/** @internal One dial: tries each resolved address in turn until one connects. */
-export class DialAttempt {
-  private socket: NodeNetModule.Socket | undefined = undefined
+/** @internal node:net's connect options for one resolved address: a unix path, or a host and port with an optional local end. */
+export type ConnectOptions = NodeNetModule.TcpSocketConnectOpts | NodeNetModule.IpcSocketConnectOpts
+
+/**
+ * @internal
+ * What a kind of dial brings to `DialAttempt`; the rest (addresses in turn, the timeout, the
+ * socket options, interruption, the Conn) is the same for every kind.
+ *
+ * - `connect`: makes a socket (half-open allowed) and starts connecting it with `options`.
+ * - `ready`: the socket's event after which it is a connection: `connect`, or `secureConnect`
+ *   once a TLS handshake is done too (the socket options are set at `connect` either way).
+ * - `failure`: the error an `'error'` of the socket before `ready` fails the dial with.
+ * - `onReady`: called with the socket and its Conn at `ready` (TLS records what was negotiated).
+ */
+export interface Dialer<S extends NodeNetModule.Socket, E> {
+  readonly connect: (options: ConnectOptions) => S
+  readonly ready: "connect" | "secureConnect"
+  readonly failure: (error: unknown, context: NetError.ErrnoContext) => E
+  readonly onReady: ((socket: S, conn: Conn.Conn) => void) | undefined
+}
+
+/** @internal node:net's dial: a TCP or unix connection. */
+export const plainDialer: Dialer<NodeNetModule.Socket, NetError.NetError> = {
+  connect: (options) => new NodeNetModule.Socket({ allowHalfOpen: true }).connect(options),
+  ready: "connect",
+  failure: errnoFailure,
+  onReady: undefined
+}
+
+const ignore = () => {}
+
+/**
+ * @internal
+ * One dial: tries each resolved address in turn until one is ready. The attempt holds the
+ * socket from the start; an interrupted dial ends through `owned`, whose exit handler calls
+ * `dispose`, which aborts the connect in progress (listeners, timer, socket) or closes the
+ * connection made.
+ */
+export class DialAttempt<S extends NodeNetModule.Socket, E> {
+  private socket: S | undefined = undefined
   private closeConn: ((abort: boolean) => void) | undefined = undefined
   private disposed = false
+  private deadline: number | undefined = undefined
+  /** Stops the connect in progress (listeners, timer, socket), if any. */
+  private abortConnect: (() => void) | undefined = undefined
 
   constructor(
     readonly network: Address.Network,
@@ -16,11 +61,9 @@ export class DialAttempt {
     readonly address: string,
     readonly target: Target,
     readonly local: { host: string; port: number } | undefined,
-    readonly options: Net.DialOptions | undefined
+    readonly options: Net.DialOptions | undefined,
+    readonly dialer: Dialer<S, E>
   ) {}
-
-  /** Stops the connect in progress (listeners, timer, socket), if any. */
-  private abortConnect: (() => void) | undefined = undefined
 
   dispose(): void {
     this.disposed = true
@@ -29,9 +72,30 @@ export class DialAttempt {
     else this.socket?.destroy()
   }
 
-  private connectOnce(host: string): Effect.Effect<Conn.Conn, NetError.NetError> {
-    return Effect.async<Conn.Conn, NetError.NetError>((resume) => {
-      const socket = new NodeNetModule.Socket({ allowHalfOpen: true })
+  private connectOptions(host: string): ConnectOptions {
+    if (this.target.kind === "unix") return { path: this.target.path }
+    const options: NodeNetModule.TcpSocketConnectOpts = { host, port: this.target.port }
+    if (this.local !== undefined) {
+      if (this.local.host !== "") options.localAddress = this.local.host
+      if (this.local.port !== 0) options.localPort = this.local.port
+    }
+    return options
+  }
+
+  /** The socket options, once connected (before a TLS handshake). */
+  private tune(socket: S): void {
+    if (this.target.kind !== "inet") return
+    socket.setNoDelay(this.options?.noDelay ?? true)
+    const keepAlive = this.options?.keepAlive ?? true
+    if (keepAlive !== false) socket.setKeepAlive(true, typeof keepAlive === "number" ? keepAlive : 15_000)
+  }
+
+  private connectOnce(host: string): Effect.Effect<Conn.Conn, E | NetError.NetError> {
+    return Effect.async<Conn.Conn, E | NetError.NetError>((resume) => {
+      const dialer = this.dialer
+      // node:net and node:tls report a connect's outcome asynchronously: the listeners below
+      // are in place before any event
+      const socket = dialer.connect(this.connectOptions(host))
       this.socket = socket
       const context = { op: "dial" as const, network: this.requestedNetwork, address: this.address }
       let cancelTimer: (() => void) | undefined
@@ -39,21 +103,22 @@ export class DialAttempt {
         this.abortConnect = undefined
         if (cancelTimer !== undefined) cancelTimer()
         socket.removeListener("connect", onConnect)
+        socket.removeListener(dialer.ready, onReady)
         socket.removeListener("error", onError)
       }
-      const onError = (error: Error) => {
+      const abandon = () => {
         cleanup()
-        socket.on("error", () => {})
+        socket.on("error", ignore)
         socket.destroy()
-        resume(Effect.fail(NetError.fromErrno(toOsError(error), context)))
       }
-      const onConnect = () => {
+      const onError = (error: Error) => {
+        abandon()
+        resume(Effect.fail(dialer.failure(error, context)))
+      }
+      const onConnect = () => this.tune(socket)
+      const onReady = () => {
         cleanup()
-        if (this.target.kind === "inet") {
-          socket.setNoDelay(this.options?.noDelay ?? true)
-          const keepAlive = this.options?.keepAlive ?? true
-          if (keepAlive !== false) socket.setKeepAlive(true, typeof keepAlive === "number" ? keepAlive : 15_000)
-        }
+        if (dialer.ready === "connect") this.tune(socket)
         // the remote end is the address dialled; the local one is asked of the OS now (Node
         // forgets it once it destroys the socket on an error or a reset)
         const made = this.target.kind === "unix"
@@ -66,49 +131,38 @@ export class DialAttempt {
             this.options
           )
         this.closeConn = made.close
+        if (dialer.onReady !== undefined) dialer.onReady(socket, made.conn)
         resume(Effect.succeed(made.conn))
       }
-      socket.once("connect", onConnect)
+      if (dialer.ready !== "connect") socket.once("connect", onConnect)
+      socket.once(dialer.ready, onReady)
       socket.once("error", onError)
-      // the timeout covers the whole dial, every resolved address included (Go's Dialer.Timeout)
+      // the timeout covers the whole dial (connect and handshake), every resolved address
+      // included (Go's Dialer.Timeout)
       const timeout = this.deadline === undefined ? 0 : Math.max(1, this.deadline - Date.now())
       if (timeout > 0) {
         cancelTimer = Transport.schedule(timeout, () => {
-          cleanup()
-          socket.on("error", () => {})
-          socket.destroy()
+          abandon()
           resume(Effect.fail(NetError.make("Timeout", { ...context, reason: NetError.timeoutReason })))
         })
       }
-      if (this.target.kind === "unix") {
-        socket.connect({ path: this.target.path })
-      } else {
-        const connectOptions: NodeNetModule.TcpSocketConnectOpts = { host, port: this.target.port }
-        if (this.local !== undefined) {
-          if (this.local.host !== "") connectOptions.localAddress = this.local.host
-          if (this.local.port !== 0) connectOptions.localPort = this.local.port
-        }
-        socket.connect(connectOptions)
-      }
       // No canceler (it would wrap every dial in an onInterrupt region): an interrupted dial
       // ends through `owned`, whose exit handler calls `dispose`, which runs this.
-      this.abortConnect = () => {
-        cleanup()
-        socket.on("error", () => {})
-        socket.destroy()
-      }
+      this.abortConnect = abandon
     })
   }
 
-  private deadline: number | undefined = undefined
-
-  get run(): Effect.Effect<Conn.Conn, NetError.NetError> {
+  get run(): Effect.Effect<Conn.Conn, E | NetError.NetError> {
     const hosts = this.target.kind === "unix" ? [""] : this.target.hosts
     const timeout = this.options?.timeout ?? 0
-    const loop = (i: number): Effect.Effect<Conn.Conn, NetError.NetError> =>
+    const loop = (i: number): Effect.Effect<Conn.Conn, E | NetError.NetError> =>
       Effect.catchAll(
         this.connectOnce(hosts[i]!),
-        (error) => i + 1 < hosts.length && !this.disposed && error._tag !== "Timeout" ? loop(i + 1) : Effect.fail(error)
+        (error) =>
+          // only connection failures move on to the next address; a TLS failure is the server's answer
+          i + 1 < hosts.length && !this.disposed && NetError.isNetError(error) && error._tag !== "Timeout"
+            ? loop(i + 1)
+            : Effect.fail(error)
       )
     return Effect.suspend(() => {
       this.deadline = timeout > 0 ? Date.now() + timeout : undefined
@@ -116,3 +170,52 @@ export class DialAttempt {
     })
   }
 }
+
+const invalid = (network: string, address: string, reason: string) =>
+  NetError.make("InvalidArgument", { op: "dial", network, address, reason })
+
+/**
+ * @internal
+ * A dial as NodeNet and NodeTls make it: checks the options (then `check`, the dialer's own,
+ * e.g. a TLS config), resolves the address, checks the local address, and runs a `DialAttempt`
+ * with the dialer `dialerFor` gives for the resolved address, its socket owned by the caller's
+ * Scope. `check` and `dialerFor` return a reason for an `InvalidArgument` instead of failing.
+ * flatMap rather than a generator: dial is on every connection's path.
+ */
+export const dial = <S extends NodeNetModule.Socket, E>(
+  resolver: Resolver,
+  network: string,
+  address: string,
+  options: Net.DialOptions | undefined,
+  check: (() => string | undefined) | undefined,
+  dialerFor: (addr: Address.Address, target: Target) => Dialer<S, E> | string
+): Effect.Effect<Conn.Conn, E | NetError.NetError, Scope.Scope> =>
+  Effect.flatMap(
+    Effect.suspend(() => {
+      const bad = Transport.validateDialOptions(network, address, options)
+      if (bad !== undefined) return Effect.fail(bad)
+      const reason = check === undefined ? undefined : check()
+      return reason !== undefined ?
+        Effect.fail(invalid(network, address, reason)) :
+        resolveTarget(resolver, "dial", network, address)
+    }),
+    ([addr, target]): Effect.Effect<Conn.Conn, E | NetError.NetError, Scope.Scope> => {
+      const dialer = dialerFor(addr, target)
+      if (typeof dialer === "string") return Effect.fail(invalid(network, address, dialer))
+      let local: { host: string; port: number } | undefined
+      if (options?.localAddress !== undefined && target.kind === "inet") {
+        const parsedLocal = Address.parse(addr.network, options.localAddress, "dial")
+        // node:net binds IP literals only (a host name there throws): no lookup for a local address
+        if (
+          Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
+          (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
+        ) {
+          return Effect.fail(invalid(network, address, `invalid argument: local address ${options.localAddress}`))
+        }
+        local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
+      }
+      return owned<Conn.Conn, E | NetError.NetError>(
+        new DialAttempt(addr.network, network, address, target, local, options, dialer)
+      )
+    }
+  )

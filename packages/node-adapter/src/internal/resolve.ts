@@ -6,10 +6,9 @@ import type { Target } from "./target.js"
 
 /**
  * @internal
- * Go's resolution step of Dial and Listen, as NodeNet does it (NodeNet.ts keeps its own copy
- * inside `make` until the engine rewrite lands; the two are to become this one): parses the
- * address, resolves a host name with `resolver` to IP literals of the network's family. No
- * socket exists yet, so interruption here leaks nothing.
+ * Go's resolution step of Dial and Listen, for NodeNet and NodeTls alike: parses the address,
+ * resolves a host name with `resolver` to IP literals of the network's family. No socket exists
+ * yet, so interruption here leaks nothing.
  */
 export const resolveTarget = (
   resolver: Resolver,

@@ -1,5 +1,5 @@
 import type { Address, Conn } from "@vvnet/core"
-import { Address as Addr, Transport } from "@vvnet/core"
+import { Address as Addr, NetError, Transport } from "@vvnet/core"
 import type * as Net from "node:net"
 
 /** @internal Node's system errors as vvnet's OsError. */
@@ -11,6 +11,10 @@ export const toOsError = (error: unknown): Transport.OsError => {
     message: typeof e?.message === "string" ? e.message : String(error)
   }
 }
+
+/** @internal An OS error of a socket as its `NetError`, through core's errno table. */
+export const errnoFailure = (error: unknown, context: NetError.ErrnoContext): NetError.NetError =>
+  NetError.fromErrno(toOsError(error), context)
 
 /** @internal `::ffff:127.0.0.1` (a v4 peer on a dual-stack socket) → `127.0.0.1`, as Go prints it. */
 export const unmapHost = (host: string): string =>
