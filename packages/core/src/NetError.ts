@@ -9,6 +9,7 @@
  * read tcp 127.0.0.1:5000->127.0.0.1:8080: i/o timeout
  * write unix /tmp/s.sock: use of closed network connection
  * dial tcp: address ::1:80: too many colons in address
+ * dial tcp 127.0.0.1:8443: tls: failed to verify certificate: x509: certificate signed by unknown authority
  * ```
  *
  * @since 0.1.0
@@ -227,6 +228,63 @@ export class SystemError extends Schema.TaggedError<SystemError>("@vvnet/core/Sy
 ) {}
 
 /**
+ * The kinds of TLS failure (`TlsError.kind`):
+ *
+ * - `"verification"`: the peer's certificate was not accepted (unknown authority, expired, not
+ *   valid for the name).
+ * - `"alert"`: the peer refused the handshake (`remote error: tls: bad certificate`).
+ * - `"handshake"`: this side gave up: not TLS, no common version, cipher or protocol.
+ * - `"timeout"`: the server's handshake timeout passed.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export const TlsKind = Schema.Literal("verification", "alert", "handshake", "timeout")
+
+/**
+ * @since 0.3.0
+ * @category models
+ */
+export type TlsKind = typeof TlsKind.Type
+
+/**
+ * The constructor argument of `TlsError`: the fields of every `NetError` and the `kind`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface TlsFields extends Fields {
+  readonly kind: TlsKind
+}
+
+/**
+ * A TLS handshake or verification failure (Go's `tls.CertificateVerificationError`,
+ * `tls.AlertError` and handshake errors), or a TLS alert on an established connection. Besides
+ * the fields of every `NetError`:
+ *
+ * - `code`: the TLS library's code: a certificate verification code (`CERT_HAS_EXPIRED`,
+ *   `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `ERR_TLS_CERT_ALTNAME_INVALID`), an alert from the peer
+ *   (`ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`, `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`) or this
+ *   side's handshake failure (`ERR_SSL_WRONG_VERSION_NUMBER`, `ERR_TLS_HANDSHAKE_TIMEOUT`).
+ * - `kind`: what went wrong, see `TlsKind`.
+ * - `reason`: Go's text: `tls: failed to verify certificate: x509: certificate signed by unknown
+ *   authority`, `remote error: tls: bad certificate`, `tls: first record does not look like a
+ *   TLS handshake`.
+ *
+ * Its `message` is built as every `NetError`'s: `dial tcp 127.0.0.1:8443: tls: failed to verify
+ * certificate: x509: certificate signed by unknown authority`. A TLS `Net` (node-adapter's
+ * `NodeTls.layer`) fails `Net.dial` with it, so `Effect.catchTag("TlsError", …)` works there as on
+ * `NodeTls.dial`; an adapter reports one by setting `kind` on its `Transport.OsError`.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class TlsError extends Schema.TaggedError<TlsError>("@vvnet/core/TlsError")("TlsError", {
+  ...fields,
+  kind: TlsKind
+}) {}
+
+/**
  * The union of every vvnet error.
  *
  * @since 0.1.0
@@ -247,6 +305,7 @@ export type NetError =
   | Closed
   | TooManyOpenFiles
   | SystemError
+  | TlsError
 
 /**
  * The schema of the union, for encoding errors across process boundaries.
@@ -268,7 +327,8 @@ export const NetError: Schema.Union<[
   typeof Timeout,
   typeof Closed,
   typeof TooManyOpenFiles,
-  typeof SystemError
+  typeof SystemError,
+  typeof TlsError
 ]> = Schema.Union(
   InvalidArgument,
   AddressError,
@@ -283,7 +343,8 @@ export const NetError: Schema.Union<[
   Timeout,
   Closed,
   TooManyOpenFiles,
-  SystemError
+  SystemError,
+  TlsError
 )
 
 /**
@@ -308,7 +369,8 @@ const classes = {
   Timeout,
   Closed,
   TooManyOpenFiles,
-  SystemError
+  SystemError,
+  TlsError
 } as const
 
 /**
@@ -345,13 +407,25 @@ for (const cls of Object.values(classes)) {
 }
 
 /**
- * Builds the error of the given tag.
+ * The constructor argument of the error of tag `T`: `TlsFields` for `TlsError`, `Fields` for
+ * the others.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type FieldsOf<T extends Tag> = T extends "TlsError" ? TlsFields : Fields
+
+/**
+ * Builds the error of the given tag. A `TlsError` made from `Fields` without a `kind` (a tag
+ * chosen at run time) is of kind `"handshake"`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <T extends Tag>(tag: T, fields: Fields): Extract<NetError, { readonly _tag: T }> =>
-  new classes[tag](fields) as Extract<NetError, { readonly _tag: T }>
+export const make = <T extends Tag>(tag: T, fields: FieldsOf<T>): Extract<NetError, { readonly _tag: T }> =>
+  (tag === "TlsError"
+    ? new TlsError({ kind: "handshake", ...fields })
+    : new classes[tag](fields as TlsFields)) as Extract<NetError, { readonly _tag: T }>
 
 /**
  * The one table from errno names (as Node and libuv report them) to a `NetError` tag and the
@@ -407,7 +481,9 @@ export interface ErrnoContext {
 /**
  * Maps an OS error (anything with an errno `code`, and optionally `syscall` and `message`, as
  * Node's system errors have) to its `NetError`, through `errnoTable`. DNS errors put the host
- * in their reason (`lookup example.invalid: no such host`), as Go does.
+ * in their reason (`lookup example.invalid: no such host`), as Go does. A cause with a TLS
+ * `kind` (an adapter's TLS failure, see `Transport.OsError`) is a `TlsError` of that kind with
+ * `message` as its reason.
  *
  * @since 0.1.0
  * @category errno
@@ -418,10 +494,22 @@ export const fromErrno = (
     readonly syscall?: unknown
     readonly message?: unknown
     readonly hostname?: unknown
+    readonly kind?: unknown
   },
   context: ErrnoContext
 ): NetError => {
   const code = typeof cause.code === "string" ? cause.code : undefined
+  if (isTlsKind(cause.kind)) {
+    return new TlsError({
+      op: context.op,
+      network: context.network,
+      address: context.address,
+      source: context.source,
+      code,
+      kind: cause.kind,
+      reason: typeof cause.message === "string" ? cause.message : String(code)
+    })
+  }
   const entry = code !== undefined ? errnoTable.get(code) : undefined
   const tag: Tag = entry?.[0] ?? "SystemError"
   let reason = entry?.[1] ?? (typeof cause.message === "string" ? cause.message : String(cause))
@@ -442,6 +530,8 @@ export const fromErrno = (
   })
 }
 
+const isTlsKind = Schema.is(TlsKind)
+
 /**
  * Whether a value is a `NetError`.
  *
@@ -460,6 +550,14 @@ export const isNetError = (u: unknown): u is NetError =>
  * @category guards
  */
 export const isTimeout = (error: NetError): error is Timeout => error._tag === "Timeout"
+
+/**
+ * Whether the error is a TLS failure (a handshake, a certificate verification, a peer's alert).
+ *
+ * @since 0.3.0
+ * @category guards
+ */
+export const isTlsError = (error: NetError): error is TlsError => error._tag === "TlsError"
 
 /**
  * Go's text for a closed resource.

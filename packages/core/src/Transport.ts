@@ -20,7 +20,9 @@ import * as NetError from "./NetError.js"
 
 /**
  * An OS-level error as a transport reports it: an errno name (`"ECONNRESET"`), the system call,
- * and a message. Core maps it to a `NetError` through `NetError.errnoTable`.
+ * and a message. Core maps it to a `NetError` through `NetError.errnoTable`. A transport that
+ * runs TLS reports a TLS failure (a peer's alert in a read) with its `kind`: it becomes a
+ * `TlsError` with that kind, the `code`, and `message` as its reason (Go's text).
  *
  * @since 0.1.0
  * @category models

@@ -22,7 +22,8 @@ const allTags: ReadonlyArray<NetError.Tag> = [
   "Timeout",
   "Closed",
   "TooManyOpenFiles",
-  "SystemError"
+  "SystemError",
+  "TlsError"
 ]
 
 const allOps: ReadonlyArray<NetError.Op> = [
@@ -50,7 +51,8 @@ const classes = {
   Timeout: NetError.Timeout,
   Closed: NetError.Closed,
   TooManyOpenFiles: NetError.TooManyOpenFiles,
-  SystemError: NetError.SystemError
+  SystemError: NetError.SystemError,
+  TlsError: NetError.TlsError
 } as const
 
 const failureOf = <A>(exit: Exit.Exit<A, NetError.NetError>): NetError.NetError => {
@@ -265,6 +267,73 @@ describe("NetError", () => {
       expect(numeric._tag).toBe("SystemError")
       expect(numeric.code).toBeUndefined()
     })
+  })
+
+  describe("TlsError", () => {
+    const unknownAuthority = "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+
+    it("an adapter's cause with a TLS kind is a TlsError: code, kind, its message as the reason", () => {
+      const error = NetError.fromErrno(
+        { code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE", message: unknownAuthority, kind: "verification" },
+        { op: "dial", network: "tcp", address: "127.0.0.1:8443" }
+      )
+      expect(error).toBeInstanceOf(NetError.TlsError)
+      expect(error).toMatchObject({ _tag: "TlsError", kind: "verification", code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" })
+      expect(NetError.isTlsError(error)).toBe(true)
+      expect(NetError.isNetError(error)).toBe(true)
+      expect(error.message).toBe(`dial tcp 127.0.0.1:8443: ${unknownAuthority}`)
+      // a kind that is not a TLS kind is ignored
+      const odd = NetError.fromErrno({ code: "EWEIRD", message: "m", kind: "other" }, {
+        op: "read",
+        network: "tcp",
+        address: "a:1"
+      })
+      expect(odd._tag).toBe("SystemError")
+    })
+
+    it("make: with its kind, or of kind handshake when made from plain fields", () => {
+      const where = { op: "read", network: "tcp", source: "127.0.0.1:5", address: "127.0.0.1:6" } as const
+      const alert = NetError.make("TlsError", { ...where, kind: "alert", reason: "remote error: tls: bad certificate" })
+      expect(alert.kind).toBe("alert")
+      expect(alert.message).toBe("read tcp 127.0.0.1:5->127.0.0.1:6: remote error: tls: bad certificate")
+      const tag = "TlsError" as NetError.Tag // a tag chosen at run time
+      expect(NetError.make(tag, { ...where, reason: "r" })).toMatchObject({ _tag: "TlsError", kind: "handshake" })
+    })
+
+    it.effect("catchTag over the union; the schema keeps its kind", () =>
+      Effect.gen(function*() {
+        const error: NetError.NetError = NetError.make("TlsError", {
+          op: "dial",
+          network: "tcp",
+          address: "h:443",
+          code: "CERT_HAS_EXPIRED",
+          kind: "verification",
+          reason: "tls: failed to verify certificate: x509: certificate has expired or is not yet valid"
+        })
+        const caught = yield* Effect.fail(error).pipe(
+          Effect.catchTag("TlsError", (e) => Effect.succeed(e.kind)),
+          Effect.catchAll(() => Effect.succeed("other"))
+        )
+        expect(caught).toBe("verification")
+        const decoded = Schema.decodeUnknownSync(NetError.NetError)(
+          JSON.parse(JSON.stringify(Schema.encodeSync(NetError.NetError)(error)))
+        )
+        expect(decoded).toBeInstanceOf(NetError.TlsError)
+        expect(decoded).toMatchObject({ kind: "verification", code: "CERT_HAS_EXPIRED" })
+        expect(decoded.message).toBe(error.message)
+        expect(
+          Either.isLeft(
+            Schema.decodeUnknownEither(NetError.NetError)({
+              _tag: "TlsError",
+              op: "dial",
+              network: "tcp",
+              address: "",
+              reason: "",
+              kind: "nope"
+            })
+          )
+        ).toBe(true)
+      }))
   })
 
   describe("guards", () => {

@@ -19,70 +19,64 @@
  * @since 0.3.0
  */
 import { Address, type Conn, type Listener, Net, NetError, Transport } from "@vvnet/core"
+import { TlsError } from "@vvnet/core/NetError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
-import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Crypto from "node:crypto"
 import * as Tls from "node:tls"
 import * as internalDial from "./internal/dial.js"
 import * as internalListen from "./internal/listen.js"
-import { toOsError } from "./internal/socket.js"
-import { classify, type TlsFailureKind } from "./internal/tlsErrors.js"
+import { errnoFailure } from "./internal/socket.js"
+import { classify } from "./internal/tlsErrors.js"
 import { upgrade, type UpgradeSettings } from "./internal/tlsUpgrade.js"
 import { type Resolver, systemResolver } from "./NodeNet.js"
 
-/**
- * A TLS handshake or verification failure (Go's `tls.CertificateVerificationError`,
- * `tls.AlertError` and handshake errors), with the `NetError` fields (`op`, `network`,
- * `address`, `source`) and:
- *
- * - `code`: the OpenSSL or Node code: a verification code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
- *   `DEPTH_ZERO_SELF_SIGNED_CERT`, `SELF_SIGNED_CERT_IN_CHAIN`, `CERT_HAS_EXPIRED`,
- *   `CERT_NOT_YET_VALID`, `ERR_TLS_CERT_ALTNAME_INVALID`), an alert from the peer
- *   (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`, `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`,
- *   `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`, `ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL`,
- *   `ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION`, …) or this side's handshake failure
- *   (`ERR_SSL_WRONG_VERSION_NUMBER`, `ERR_SSL_UNSUPPORTED_PROTOCOL`, `ERR_TLS_HANDSHAKE_TIMEOUT`, …).
- * - `kind`: `"verification"` (the peer's certificate was not accepted), `"alert"` (the peer
- *   refused the handshake), `"handshake"` (this side gave up: not TLS, no common version or
- *   cipher), `"timeout"` (the server's handshake timeout passed).
- * - `reason`: Go's text: `tls: failed to verify certificate: x509: certificate signed by unknown
- *   authority`, `… x509: certificate has expired or is not yet valid`, `… x509: certificate is
- *   valid for other.example, not localhost`, `remote error: tls: bad certificate`,
- *   `tls: first record does not look like a TLS handshake`.
- * - `message`: as `NetError`'s, `op network [source->]address: reason`, e.g.
- *   `dial tcp 127.0.0.1:8443: tls: failed to verify certificate: x509: certificate signed by
- *   unknown authority`.
- *
- * `NodeTls.dial` and `NodeTls.listen` fail with it. `Net`'s contract has no place for it (its
- * error type is the closed `NetError` union), so the `Net` of `NodeTls.layer` reports the same
- * failure as a `SystemError` with the same `code` and `reason` (`toNetError`), and a TLS failure
- * on an established connection (an alert in a read) is such a `SystemError` too.
- *
- * @since 0.3.0
- * @category errors
- */
-export class TlsError extends Schema.TaggedError<TlsError>("@vvnet/node-adapter/TlsError")("TlsError", {
-  ...NetError.fields,
-  kind: Schema.Literal("verification", "alert", "handshake", "timeout")
-}) {}
-
-Object.defineProperty(TlsError.prototype, "message", {
-  get(this: TlsError) {
-    return NetError.formatMessage({ ...this, _tag: "SystemError" })
-  },
-  enumerable: false,
-  configurable: true
-})
+export {
+  /**
+   * A TLS handshake or verification failure (Go's `tls.CertificateVerificationError`,
+   * `tls.AlertError` and handshake errors), or a TLS alert on an established connection: core's
+   * `NetError.TlsError`, one of the `NetError` tags, with the `NetError` fields (`op`, `network`,
+   * `address`, `source`) and:
+   *
+   * - `code`: the OpenSSL or Node code: a verification code (`UNABLE_TO_VERIFY_LEAF_SIGNATURE`,
+   *   `DEPTH_ZERO_SELF_SIGNED_CERT`, `SELF_SIGNED_CERT_IN_CHAIN`, `CERT_HAS_EXPIRED`,
+   *   `CERT_NOT_YET_VALID`, `ERR_TLS_CERT_ALTNAME_INVALID`), an alert from the peer
+   *   (`ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE`, `ERR_SSL_TLSV1_ALERT_UNKNOWN_CA`,
+   *   `ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED`, `ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL`,
+   *   `ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION`, …) or this side's handshake failure
+   *   (`ERR_SSL_WRONG_VERSION_NUMBER`, `ERR_SSL_UNSUPPORTED_PROTOCOL`, `ERR_TLS_HANDSHAKE_TIMEOUT`, …).
+   * - `kind`: `"verification"` (the peer's certificate was not accepted), `"alert"` (the peer
+   *   refused the handshake), `"handshake"` (this side gave up: not TLS, no common version or
+   *   cipher), `"timeout"` (the server's handshake timeout passed).
+   * - `reason`: Go's text: `tls: failed to verify certificate: x509: certificate signed by unknown
+   *   authority`, `… x509: certificate has expired or is not yet valid`, `… x509: certificate is
+   *   valid for other.example, not localhost`, `remote error: tls: bad certificate`,
+   *   `tls: first record does not look like a TLS handshake`.
+   * - `message`: as every `NetError`'s, `op network [source->]address: reason`, e.g.
+   *   `dial tcp 127.0.0.1:8443: tls: failed to verify certificate: x509: certificate signed by
+   *   unknown authority`.
+   *
+   * `NodeTls.dial`, `listen` (reported to `onHandshakeError`), `client` and `server` fail with
+   * it, and so does the `Net` of `NodeTls.layer` (`Net.dial`), so `Effect.catchTag("TlsError", …)`
+   * works on either; a TLS alert in a read or write of an established connection fails that
+   * operation with it.
+   *
+   * @since 0.3.0
+   * @category errors
+   */
+  TlsError
+} from "@vvnet/core/NetError"
 
 /**
- * The `NetError` a `TlsError` is reported as where only `NetError`s fit (the `Net` of
- * `NodeTls.layer`): a `SystemError` with the same fields, `code` and Go-style `reason`.
+ * A `TlsError` as a `SystemError` with the same fields, `code` and Go-style `reason`, for code
+ * that expects the form the `Net` of `NodeTls.layer` reported before `TlsError` became a
+ * `NetError`.
  *
+ * @deprecated `TlsError` is a `NetError`: use it as it is.
  * @since 0.3.0
  * @category errors
  */
@@ -97,21 +91,16 @@ export const toNetError = (error: TlsError): NetError.SystemError =>
   })
 
 /**
- * Whether a `NetError` is a TLS failure reported as a `SystemError` (by `NodeTls.layer`'s `Net`,
- * or on an established TLS connection): its `code` is a TLS or certificate verification code.
+ * Whether a `NetError` is a TLS failure: a `TlsError`, or a `SystemError` whose `code` is a TLS
+ * or certificate verification code (the form `toNetError` makes).
  *
+ * @deprecated `TlsError` is a `NetError` tag: test `error._tag === "TlsError"`, use
+ * `NetError.isTlsError`, or `Effect.catchTag("TlsError", …)`.
  * @since 0.3.0
  * @category guards
  */
 export const isTlsFailure = (error: NetError.NetError): boolean =>
-  error._tag === "SystemError" && classify({ code: error.code }) !== undefined
-
-/** A TLS failure or an OS one, from a node:tls error. */
-const failure = (error: unknown, context: NetError.ErrnoContext): NetError.NetError | TlsError => {
-  const tls = classify(error)
-  if (tls === undefined) return NetError.fromErrno(toOsError(error), context)
-  return new TlsError({ ...context, code: tls.code, kind: tls.kind satisfies TlsFailureKind, reason: tls.reason })
-}
+  error._tag === "TlsError" || (error._tag === "SystemError" && classify({ code: error.code }) !== undefined)
 
 /**
  * PEM text (or DER/PEM bytes), or several: what node:tls takes for `ca`, `cert` and `key`.
@@ -228,18 +217,6 @@ const record = (socket: Tls.TLSSocket, conn: Conn.Conn, serverName: string | und
     peerCertificate,
     verified,
     didResume: socket.isSessionReused()
-  })
-  // a TLS failure on the established connection (an alert in a read) reaches core as an OS
-  // error whose message becomes the NetError's reason: give it Go's text first
-  socket.prependListener("error", (error: Error & { code?: unknown }) => {
-    const tls = classify(error)
-    if (tls !== undefined) {
-      try {
-        error.message = tls.reason
-      } catch {
-        // a frozen error keeps Node's text
-      }
-    }
   })
 }
 
@@ -442,7 +419,7 @@ const clientDialer = (
   verifyName: string,
   verify: boolean,
   alpnProtocols: ReadonlyArray<string> | undefined
-): internalDial.Dialer<Tls.TLSSocket, NetError.NetError | TlsError> => {
+): internalDial.Dialer<Tls.TLSSocket> => {
   // SNI names a host, never an IP
   const serverName = Address.ipVersion(verifyName) === undefined ? verifyName : undefined
   // allowHalfOpen, and localAddress and localPort from the connect options, reach net.Socket
@@ -458,7 +435,6 @@ const clientDialer = (
   return {
     connect: (options) => Tls.connect({ ...common, ...options }),
     ready: "secureConnect",
-    failure,
     onReady: (socket, conn) => record(socket, conn, serverName, verify)
   }
 }
@@ -502,10 +478,9 @@ export const listen = (
         ((error: TlsError | NetError.NetError) => Effect.logDebug(`vvnet tls: handshake failed: ${error.message}`))
       return Effect.map(
         Effect.runtime<never>(),
-        (runtime): internalListen.ServerKind<NetError.NetError | TlsError> => ({
+        (runtime): internalListen.ServerKind => ({
           createServer: () => Tls.createServer({ ...serverOptions, allowHalfOpen: true }),
           ready: "secureConnection",
-          failure,
           onHandshakeError: (error) =>
             Runtime.runFork(runtime)(Effect.catchAllCause(Effect.suspend(() => report(error)), () => Effect.void)),
           onReady: (socket, conn) => {
@@ -595,7 +570,7 @@ const upgradeWith = (
           conn,
           settings,
           runtime,
-          (error) => failure(error, context),
+          (error) => errnoFailure(error, context),
           () =>
             new TlsError({
               ...context,
@@ -667,17 +642,16 @@ export const server = (
 
 /**
  * Makes a `Net` whose `dial` and `listen` are `NodeTls.dial` and `NodeTls.listen` with
- * `config`: code written against `Net` runs over TLS unchanged. A `TlsError` is reported as
- * the `SystemError` `toNetError` makes (same `code`, Go's `reason`), since `Net`'s error type is
- * `NetError`; `isTlsFailure` tells them apart.
+ * `config`: code written against `Net` runs over TLS unchanged. Its failures are the same: a
+ * handshake or verification failure of `Net.dial` is a `TlsError` (a `NetError` tag), caught by
+ * `Effect.catchTag("TlsError", …)` as on `NodeTls.dial`.
  *
  * @since 0.3.0
  * @category constructors
  */
 export const make = (config: Config): Net.Net["Type"] =>
   Net.Net.of({
-    dial: (network, address, options) =>
-      Effect.mapError(dial(network, address, config, options), (e) => e._tag === "TlsError" ? toNetError(e) : e),
+    dial: (network, address, options) => dial(network, address, config, options),
     listen: (network, address, options) => listen(network, address, config, options)
   })
 

@@ -1,12 +1,12 @@
 /**
  * NodeTls beyond the conformance suite: handshake and verification failures are typed
- * (`TlsError` with the OpenSSL code and Go's text; `SystemError` through the `Net` layer),
+ * (`TlsError` with the OpenSSL code and Go's text, through the `Net` layer too),
  * peer alerts, ALPN and SNI, client certificates, the server's handshake timeout, invalid
  * configurations, and interruption or timeout during a handshake leaving no fd, socket or timer.
  * Certificates come from `@vvnet/testkit/TlsCerts` (made at test time). Loopback and unix only.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Conn, Net, type NetError } from "@vvnet/core"
+import { Conn, Net, NetError } from "@vvnet/core"
 import { NodeNet, NodeTls } from "@vvnet/node-adapter"
 import { testCerts } from "@vvnet/testkit/TlsCerts"
 import * as Deferred from "effect/Deferred"
@@ -126,7 +126,7 @@ describe("NodeTls", () => {
   )
 
   it.scopedLive(
-    "through NodeTls.layer's Net the same failure is a SystemError with the code",
+    "through NodeTls.layer's Net the same failure is the same TlsError, caught by its tag",
     () =>
       Effect.gen(function*() {
         const listener = yield* echo(certs.expired)
@@ -134,13 +134,76 @@ describe("NodeTls", () => {
           Effect.provide(NodeTls.layer(client))
         )
         const error = failureOf(exit)
-        expect(error._tag).toBe("SystemError")
-        expect(error.code).toBe("CERT_HAS_EXPIRED")
+        expect(error._tag).toBe("TlsError")
+        expect(error).toBeInstanceOf(NodeTls.TlsError)
+        expect(error).toMatchObject({ code: "CERT_HAS_EXPIRED", kind: "verification", op: "dial" })
+        expect(NetError.isNetError(error)).toBe(true)
         expect(NodeTls.isTlsFailure(error)).toBe(true)
         expect(error.message).toBe(
           `dial tcp ${listener.address}: tls: failed to verify certificate: x509: certificate has expired or is not yet valid`
         )
       }),
+    timeout
+  )
+
+  it.scopedLive(
+    "Net.dial over NodeTls.layer to an unknown CA fails with TlsError and Go's text; catchTag works both ways",
+    () =>
+      Effect.gen(function*() {
+        const listener = yield* echo(server)
+        const caught = <R>(dial: Effect.Effect<Conn.Conn, NetError.NetError, R>) =>
+          Effect.scoped(dial).pipe(
+            Effect.as("connected"),
+            Effect.catchTag("TlsError", (e) => Effect.succeed(`${e.kind} ${e.code}: ${e.message}`))
+          )
+        const expected = `verification UNABLE_TO_VERIFY_LEAF_SIGNATURE: dial tcp ${listener.address}: ` +
+          "tls: failed to verify certificate: x509: certificate signed by unknown authority"
+        // Node's roots do not know the test CA
+        expect(yield* caught(Net.dial("tcp", listener.address)).pipe(Effect.provide(NodeTls.layer({})))).toBe(expected)
+        expect(yield* caught(NodeTls.dial("tcp", listener.address, {}))).toBe(expected)
+        // with the CA the same dial succeeds
+        const conn = yield* Net.dial("tcp", listener.address).pipe(Effect.provide(NodeTls.layer(client)))
+        yield* conn.write("ok")
+        expect(text(yield* Conn.readFull(conn, 2))).toBe("ok")
+      }),
+    timeout
+  )
+
+  it.scopedLive(
+    "handshakes that fail on the server are reported as TlsErrors and serve goes on serving",
+    () =>
+      Effect.gen(function*() {
+        const reported: Array<NetError.NetError> = []
+        const tls = NodeTls.layer({
+          ...server,
+          ca: certs.ca,
+          clientAuth: "require",
+          onHandshakeError: (error) => Effect.sync(() => reported.push(error))
+        })
+        const listener = yield* Net.listen("tcp", "127.0.0.1:0").pipe(Effect.provide(tls))
+        yield* Net.serve(listener, (conn) => Effect.flatMap(conn.read(1024), (data) => conn.write(data)))
+        // a client without the certificate the server requires: the server's alert ends both sides
+        const noCert = yield* dialFailure(listener.address, { ...client, maxVersion: "TLSv1.2" })
+        expect(noCert).toMatchObject({ _tag: "TlsError", kind: "alert" })
+        // a client that does not speak TLS
+        const plain = yield* Net.dial("tcp", listener.address).pipe(Effect.provide(NodeNet.layer))
+        yield* plain.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        expect((yield* Conn.readAll(plain)).length).toBe(0) // dropped
+        for (let i = 0; i < 200 && reported.length < 2; i++) yield* Effect.sleep(Duration.millis(10))
+        expect(reported.map((e) => e._tag)).toEqual(["TlsError", "TlsError"])
+        const byCode = new Map(reported.map((e) => [e.code, e]))
+        expect(byCode.get("ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE")?.message).toMatch(
+          /^accept tcp 127\.0\.0\.1:\d+->127\.0\.0\.1:\d+: tls: client didn't provide a certificate$/
+        )
+        expect(byCode.get("ERR_SSL_HTTP_REQUEST")).toMatchObject({ op: "accept", kind: "handshake" })
+        expect(byCode.get("ERR_SSL_HTTP_REQUEST")?.message).toContain(
+          "tls: first record does not look like a TLS handshake"
+        )
+        // serve is alive: a client with its certificate is served
+        const conn = yield* NodeTls.dial("tcp", listener.address, { ...client, ...certs.client })
+        yield* conn.write("still here")
+        expect(text(yield* Conn.readFull(conn, 10))).toBe("still here")
+      }).pipe(Effect.provide(NodeNet.layer)),
     timeout
   )
 
@@ -185,7 +248,7 @@ describe("NodeTls", () => {
         const noCert13 = yield* NodeTls.dial("tcp", listener.address, client)
         const readExit = yield* Effect.exit(noCert13.read(10))
         const readError = failureOf(readExit)
-        expect(readError._tag).toBe("SystemError")
+        expect(readError).toMatchObject({ _tag: "TlsError", kind: "alert" })
         expect(readError.code).toBe("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED")
         expect(readError.message).toMatch(/^read tcp .*: remote error: tls: certificate required$/)
         expect(NodeTls.isTlsFailure(readError)).toBe(true)

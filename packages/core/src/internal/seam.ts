@@ -6,12 +6,14 @@
  */
 import type { Network } from "../Address.js"
 import type { Conn } from "../Conn.js"
+import type { TlsKind } from "../NetError.js"
 
 /** @internal See `Transport.OsError`. */
 export interface OsError {
   readonly code?: string | undefined
   readonly syscall?: string | undefined
   readonly message?: string | undefined
+  readonly kind?: TlsKind | undefined
 }
 
 /** @internal See `Transport.ConnTransport`. */

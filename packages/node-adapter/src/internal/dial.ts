@@ -20,21 +20,18 @@ export type ConnectOptions = NodeNetModule.TcpSocketConnectOpts | NodeNetModule.
  * - `connect`: makes a socket (half-open allowed) and starts connecting it with `options`.
  * - `ready`: the socket's event after which it is a connection: `connect`, or `secureConnect`
  *   once a TLS handshake is done too (the socket options are set at `connect` either way).
- * - `failure`: the error an `'error'` of the socket before `ready` fails the dial with.
  * - `onReady`: called with the socket and its Conn at `ready` (TLS records what was negotiated).
  */
-export interface Dialer<S extends NodeNetModule.Socket, E> {
+export interface Dialer<S extends NodeNetModule.Socket> {
   readonly connect: (options: ConnectOptions) => S
   readonly ready: "connect" | "secureConnect"
-  readonly failure: (error: unknown, context: NetError.ErrnoContext) => E
   readonly onReady: ((socket: S, conn: Conn.Conn) => void) | undefined
 }
 
 /** @internal node:net's dial: a TCP or unix connection. */
-export const plainDialer: Dialer<NodeNetModule.Socket, NetError.NetError> = {
+export const plainDialer: Dialer<NodeNetModule.Socket> = {
   connect: (options) => new NodeNetModule.Socket({ allowHalfOpen: true }).connect(options),
   ready: "connect",
-  failure: errnoFailure,
   onReady: undefined
 }
 
@@ -47,7 +44,7 @@ const ignore = () => {}
  * `dispose`, which aborts the connect in progress (listeners, timer, socket) or closes the
  * connection made.
  */
-export class DialAttempt<S extends NodeNetModule.Socket, E> {
+export class DialAttempt<S extends NodeNetModule.Socket> {
   private socket: S | undefined = undefined
   private closeConn: ((abort: boolean) => void) | undefined = undefined
   private disposed = false
@@ -62,7 +59,7 @@ export class DialAttempt<S extends NodeNetModule.Socket, E> {
     readonly target: Target,
     readonly local: { host: string; port: number } | undefined,
     readonly options: Net.DialOptions | undefined,
-    readonly dialer: Dialer<S, E>
+    readonly dialer: Dialer<S>
   ) {}
 
   dispose(): void {
@@ -90,8 +87,8 @@ export class DialAttempt<S extends NodeNetModule.Socket, E> {
     if (keepAlive !== false) socket.setKeepAlive(true, typeof keepAlive === "number" ? keepAlive : 15_000)
   }
 
-  private connectOnce(host: string): Effect.Effect<Conn.Conn, E | NetError.NetError> {
-    return Effect.async<Conn.Conn, E | NetError.NetError>((resume) => {
+  private connectOnce(host: string): Effect.Effect<Conn.Conn, NetError.NetError> {
+    return Effect.async<Conn.Conn, NetError.NetError>((resume) => {
       const dialer = this.dialer
       // node:net and node:tls report a connect's outcome asynchronously: the listeners below
       // are in place before any event
@@ -113,7 +110,8 @@ export class DialAttempt<S extends NodeNetModule.Socket, E> {
       }
       const onError = (error: Error) => {
         abandon()
-        resume(Effect.fail(dialer.failure(error, context)))
+        // errno → its tag; a TLS verification, alert or handshake failure → TlsError
+        resume(Effect.fail(errnoFailure(error, context)))
       }
       const onConnect = () => this.tune(socket)
       const onReady = () => {
@@ -152,15 +150,15 @@ export class DialAttempt<S extends NodeNetModule.Socket, E> {
     })
   }
 
-  get run(): Effect.Effect<Conn.Conn, E | NetError.NetError> {
+  get run(): Effect.Effect<Conn.Conn, NetError.NetError> {
     const hosts = this.target.kind === "unix" ? [""] : this.target.hosts
     const timeout = this.options?.timeout ?? 0
-    const loop = (i: number): Effect.Effect<Conn.Conn, E | NetError.NetError> =>
+    const loop = (i: number): Effect.Effect<Conn.Conn, NetError.NetError> =>
       Effect.catchAll(
         this.connectOnce(hosts[i]!),
         (error) =>
           // only connection failures move on to the next address; a TLS failure is the server's answer
-          i + 1 < hosts.length && !this.disposed && NetError.isNetError(error) && error._tag !== "Timeout"
+          i + 1 < hosts.length && !this.disposed && error._tag !== "Timeout" && error._tag !== "TlsError"
             ? loop(i + 1)
             : Effect.fail(error)
       )
@@ -182,14 +180,14 @@ const invalid = (network: string, address: string, reason: string) =>
  * Scope. `check` and `dialerFor` return a reason for an `InvalidArgument` instead of failing.
  * flatMap rather than a generator: dial is on every connection's path.
  */
-export const dial = <S extends NodeNetModule.Socket, E>(
+export const dial = <S extends NodeNetModule.Socket>(
   resolver: Resolver,
   network: string,
   address: string,
   options: Net.DialOptions | undefined,
   check: (() => string | undefined) | undefined,
-  dialerFor: (addr: Address.Address, target: Target) => Dialer<S, E> | string
-): Effect.Effect<Conn.Conn, E | NetError.NetError, Scope.Scope> =>
+  dialerFor: (addr: Address.Address, target: Target) => Dialer<S> | string
+): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> =>
   Effect.flatMap(
     Effect.suspend(() => {
       const bad = Transport.validateDialOptions(network, address, options)
@@ -199,7 +197,7 @@ export const dial = <S extends NodeNetModule.Socket, E>(
         Effect.fail(invalid(network, address, reason)) :
         resolveTarget(resolver, "dial", network, address)
     }),
-    ([addr, target]): Effect.Effect<Conn.Conn, E | NetError.NetError, Scope.Scope> => {
+    ([addr, target]): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
       const dialer = dialerFor(addr, target)
       if (typeof dialer === "string") return Effect.fail(invalid(network, address, dialer))
       let local: { host: string; port: number } | undefined
@@ -214,8 +212,6 @@ export const dial = <S extends NodeNetModule.Socket, E>(
         }
         local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
       }
-      return owned<Conn.Conn, E | NetError.NetError>(
-        new DialAttempt(addr.network, network, address, target, local, options, dialer)
-      )
+      return owned(new DialAttempt(addr.network, network, address, target, local, options, dialer))
     }
   )

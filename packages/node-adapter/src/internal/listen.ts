@@ -21,23 +21,21 @@ import { closeUnixServer, prepareUnixPath, type SocketFile } from "./unixSocketF
  * - `ready`: the server's event that hands over a socket that is a connection: `connection`
  *   (at once), or `secureConnection` (a `tls.Server`, once the socket's handshake is done; a
  *   handshake that fails or passes the server's handshake timeout is `tlsClientError`).
- * - `failure`: the error a failed handshake is reported as (`ready` = `secureConnection`).
- * - `onHandshakeError`: called with that error, for each connection whose handshake failed.
+ * - `onHandshakeError`: called for each connection whose handshake failed, with its error (a
+ *   `TlsError`, or the errno's `NetError`: a reset mid-handshake).
  * - `onReady`: called with the socket and its Conn before the Conn reaches `accept`.
  */
-export interface ServerKind<E> {
+export interface ServerKind {
   readonly createServer: () => NodeNetModule.Server
   readonly ready: "connection" | "secureConnection"
-  readonly failure: (error: unknown, context: NetError.ErrnoContext) => E
-  readonly onHandshakeError: (error: E) => void
+  readonly onHandshakeError: (error: NetError.NetError) => void
   readonly onReady: ((socket: Tls.TLSSocket, conn: Conn.Conn) => void) | undefined
 }
 
 /** @internal node:net's listener: a TCP or unix server whose accepted sockets are connections at once. */
-export const plainServer: ServerKind<NetError.NetError> = {
+export const plainServer: ServerKind = {
   createServer: () => NodeNetModule.createServer({ allowHalfOpen: true }),
   ready: "connection",
-  failure: errnoFailure,
   onHandshakeError: () => {},
   onReady: undefined
 }
@@ -57,7 +55,7 @@ const rawOf = (socket: Tls.TLSSocket): NodeNetModule.Socket | undefined =>
  * timeout is reported to `kind.onHandshakeError` and its socket destroyed. Closing the listener
  * destroys the connections still in their handshake.
  */
-export class ListenAttempt<E> {
+export class ListenAttempt {
   private server: NodeNetModule.Server | undefined = undefined
   private closeListener: (() => void) | undefined = undefined
   private file: SocketFile | undefined = undefined
@@ -72,7 +70,7 @@ export class ListenAttempt<E> {
     readonly address: string,
     readonly target: Target,
     readonly options: Net.ListenOptions | undefined,
-    readonly kind: ServerKind<E>
+    readonly kind: ServerKind
   ) {}
 
   dispose(): void {
@@ -181,7 +179,7 @@ export class ListenAttempt<E> {
             const reported = typeof refused === "string" && refused !== "" ? { code: refused, message: refused } : error
             if (this.server !== undefined) {
               kind.onHandshakeError(
-                kind.failure(reported, { op: "accept", network: this.requestedNetwork, address: remote, source: local })
+                errnoFailure(reported, { op: "accept", network: this.requestedNetwork, address: remote, source: local })
               )
             }
           })
@@ -224,12 +222,12 @@ export class ListenAttempt<E> {
  * resolves the address, prepares a unix path (in a node:cluster worker the primary binds it and
  * shares it between the workers), and runs a `ListenAttempt` owned by the caller's Scope.
  */
-export const listen = <E>(
+export const listen = (
   resolver: Resolver,
   network: string,
   address: string,
   options: Net.ListenOptions | undefined,
-  kind: Effect.Effect<ServerKind<E>, NetError.InvalidArgument>
+  kind: Effect.Effect<ServerKind, NetError.InvalidArgument>
 ): Effect.Effect<Listener.Listener, NetError.NetError, Scope.Scope> =>
   Effect.gen(function*() {
     const bad = Transport.validateListenOptions(network, address, options)

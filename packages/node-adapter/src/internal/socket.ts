@@ -1,9 +1,16 @@
 import type { Address, Conn } from "@vvnet/core"
 import { Address as Addr, NetError, Transport } from "@vvnet/core"
 import type * as Net from "node:net"
+import { classify } from "./tlsErrors.js"
 
-/** @internal Node's system errors as vvnet's OsError. */
+/**
+ * @internal
+ * Node's system errors as vvnet's OsError. A node:tls failure (a verification code, an alert,
+ * a handshake failure) carries its TLS `kind` and Go's text, so core makes it a `TlsError`.
+ */
 export const toOsError = (error: unknown): Transport.OsError => {
+  const tls = classify(error)
+  if (tls !== undefined) return { code: tls.code, message: tls.reason, kind: tls.kind }
   const e = error as { code?: unknown; syscall?: unknown; message?: unknown }
   return {
     code: typeof e?.code === "string" ? e.code : undefined,

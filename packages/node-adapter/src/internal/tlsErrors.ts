@@ -5,8 +5,10 @@
  * anything else (an errno) is left to core's errno table.
  */
 
+import type { NetError } from "@vvnet/core"
+
 /** The kinds of TLS failure (`TlsError.kind`). */
-export type TlsFailureKind = "verification" | "alert" | "handshake" | "timeout"
+export type TlsFailureKind = NetError.TlsKind
 
 /** A TLS failure, classified: its code, Go's text for it, and its kind. */
 export interface TlsFailure {
