@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import type { Network } from "./Address.js"
-import { AbortTypeId, ReadNowTypeId, WriteNowTypeId } from "./internal/conn.js"
+import { AbortTypeId, ReadNowTypeId, WhenReadableTypeId, WriteNowTypeId } from "./internal/conn.js"
 import * as NetError from "./NetError.js"
 
 /**
@@ -132,10 +132,35 @@ export const readNow = (conn: Conn, n: number): Effect.Effect<Uint8Array, NetErr
 export const writeNow = (conn: Conn, data: Uint8Array | string): Effect.Effect<number, NetError.NetError> =>
   WriteNowTypeId in conn ? (conn as unknown as Now)[WriteNowTypeId](data) : conn.write(data)
 
-/** What the engine's connections add for `readNow` and `writeNow`. */
+/**
+ * Asks to be called back, outside any fiber, when a read on `conn` may make progress: bytes
+ * arrived, EOF, an error, the read deadline passed, or the connection was closed. For hosts that
+ * run code outside Effect fibers (the vv bridge): after `readNow` returned an Effect that waits,
+ * a host can call `whenReadable` instead of running that Effect, then call `readNow` again from
+ * `callback`, and so wait for data with no fiber at all (as an event loop waits on epoll).
+ *
+ * `callback` runs at most once, synchronously within whatever made the change (a transport's
+ * event, a timer, `close`); it must not throw, and should do little more than retry the read
+ * (and call `whenReadable` again when it still has to wait). Wake-ups may be spurious: a
+ * concurrent reader may have taken the bytes first. A callback of a reader that gave up stays
+ * registered until the next change, when it runs and should do nothing; closing the connection
+ * is such a change, so nothing outlives it. Returns `false`, registering nothing, for a Conn
+ * not built by vvnet's engine: run the Effect `readNow` returned instead.
+ *
+ * @since 0.2.0
+ * @category low level
+ */
+export const whenReadable = (conn: Conn, callback: () => void): boolean => {
+  if (!(WhenReadableTypeId in conn)) return false
+  ;(conn as unknown as Now)[WhenReadableTypeId](callback)
+  return true
+}
+
+/** What the engine's connections add for `readNow`, `writeNow` and `whenReadable`. */
 interface Now {
   readonly [ReadNowTypeId]: (n: number) => Effect.Effect<Uint8Array, NetError.NetError>
   readonly [WriteNowTypeId]: (data: Uint8Array | string) => Effect.Effect<number, NetError.NetError>
+  readonly [WhenReadableTypeId]: (callback: () => void) => void
 }
 
 /**

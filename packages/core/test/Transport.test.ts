@@ -423,6 +423,77 @@ describe("Transport.makeConn", () => {
   )
 
   it.effect(
+    "Conn.whenReadable calls back once, outside any fiber, at the next change for readers: bytes, EOF, a deadline, close",
+    () =>
+      Effect.gen(function*() {
+        const { conn, inbound } = makeFakeConn()
+        let woken = 0
+        const wake = () => {
+          woken++
+        }
+        expect(Conn.whenReadable(conn, wake)).toBe(true)
+        expect(woken).toBe(0)
+        inbound.push(bytes("ab"))
+        expect(woken).toBe(1) // within the push itself
+        inbound.push(bytes("cd"))
+        expect(woken).toBe(1) // once: it was not registered again
+        expect(text(yield* conn.read(10))).toBe("abcd")
+
+        Conn.whenReadable(conn, wake)
+        yield* conn.setReadTimeout(10)
+        yield* eventually(() => woken === 2)
+        expect(tagOf(yield* Effect.exit(Conn.readNow(conn, 1)))).toBe("Timeout")
+        yield* conn.setReadTimeout(0)
+
+        Conn.whenReadable(conn, wake)
+        inbound.end()
+        expect(woken).toBe(3)
+        expect((yield* Conn.readNow(conn, 1)).length).toBe(0)
+
+        const other = makeFakeConn()
+        Conn.whenReadable(other.conn, wake)
+        yield* other.conn.close
+        expect(woken).toBe(4)
+
+        // not built by the engine: nothing registered, the caller runs readNow's Effect instead
+        const foreign: Conn.Conn = { ...conn, read: (n: number) => conn.read(n) }
+        expect(Conn.whenReadable(foreign, wake)).toBe(false)
+        yield* conn.close
+        expect(woken).toBe(4)
+      }),
+    timeout
+  )
+
+  it.effect(
+    "Conn.whenReadable: many readers that wait again after a wake-up that found nothing each run once per change, with no sweep storm",
+    () =>
+      Effect.gen(function*() {
+        const { conn, inbound } = makeFakeConn()
+        const readers = 200
+        let runs = 0
+        const got: Array<Exit.Exit<Uint8Array, unknown>> = []
+        const reader = () => {
+          runs++
+          const step = Conn.readNow(conn, 1)
+          if (Exit.isExit(step)) got.push(step as Exit.Exit<Uint8Array, unknown>)
+          else Conn.whenReadable(conn, reader)
+        }
+        for (let i = 0; i < readers; i++) Conn.whenReadable(conn, reader)
+        // registering that many may sweep (wake those waiting, as for fibers); they wait again
+        const swept = runs
+        expect(swept).toBeLessThan(2 * readers)
+        inbound.push(bytes("x")) // one byte: one reader takes it, the others wait again
+        expect(runs - swept).toBe(readers)
+        expect(got.map((exit) => Exit.isSuccess(exit) ? text(exit.value) : "failure")).toEqual(["x"])
+        yield* conn.close // every reader still waiting is woken once, and sees Closed
+        expect(runs - swept).toBe(2 * readers - 1)
+        expect(got).toHaveLength(readers)
+        expect(got.slice(1).every((exit) => tagOf(exit) === "Closed")).toBe(true)
+      }),
+    timeout
+  )
+
+  it.effect(
     "Conn.writeNow hands the bytes over in the call: an Exit when the OS took them at once, else the wait for this write",
     () =>
       Effect.gen(function*() {

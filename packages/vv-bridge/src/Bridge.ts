@@ -106,12 +106,20 @@ class BridgeImpl<V> implements Bridge<V> {
   /** Channel and mutex waits in progress, with their native's name. */
   private readonly waiters = new Map<Pick<Waiter<unknown>, "fail">, string>()
   private disposing: Promise<void> | undefined = undefined
+  /** Calls into vv code (handlers) in progress: `dispose` aborts their signals first thing. */
+  private readonly calls = new Set<AbortController>()
 
   constructor(readonly host: Host<V>, layer: Layer.Layer<Net.Net, unknown>) {
     this.runtime = ManagedRuntime.make(layer)
     this.fibers = Effect.runSync(Scope.extend(FiberSet.make<unknown, unknown>(), this.fiberScope))
     const context: NativeContext<V> = {
       host,
+      beginCall: () => {
+        const call = new AbortController()
+        this.calls.add(call)
+        return call
+      },
+      endCall: (call) => this.calls.delete(call),
       root: this.root,
       fibers: this.fibers,
       run: (native, effect) => this.run(native, effect),
@@ -205,6 +213,8 @@ class BridgeImpl<V> implements Bridge<V> {
 
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
+      for (const call of this.calls) call.abort()
+      this.calls.clear()
       for (const [waiter, native] of Array.from(this.waiters)) {
         waiter.fail(this.failure(native, Cause.interrupt(FiberId.none)))
       }

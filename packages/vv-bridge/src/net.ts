@@ -26,14 +26,14 @@ import * as Net from "@vvnet/core/Net"
 import * as NetError from "@vvnet/core/NetError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type { Native } from "./Host.js"
+import { type Native, VvRuntimeError } from "./Host.js"
 import { type Args, defineNative, type Handle, messageOf } from "./internal/args.js"
 import type { NativeContext } from "./internal/context.js"
+import { Waiter } from "./internal/waiter.js"
 
 /**
  * The logical module path these natives are registered under.
@@ -107,8 +107,12 @@ abstract class ClosableHandle {
   private closedByVv = false
 
   constructor(
-    /** @internal */
-    readonly scope: Scope.CloseableScope
+    /**
+     * @internal Releases it, once, when vv code closes it: closes the Scope a dialled
+     * connection or a listener lives in, or an accepted connection itself. `dispose` releases
+     * whatever vv code left open.
+     */
+    readonly release: Effect.Effect<void>
   ) {}
 
   /** Whether vv code closed it. */
@@ -148,8 +152,8 @@ export class ConnHandle extends ClosableHandle implements Handle {
    */
   readonly vvType = "connection"
 
-  constructor(readonly conn: Conn.Conn, scope: Scope.CloseableScope) {
-    super(scope)
+  constructor(readonly conn: Conn.Conn, release: Effect.Effect<void>) {
+    super(release)
   }
 
   /** @internal */
@@ -174,8 +178,8 @@ export class ListenerHandle extends ClosableHandle implements Handle {
    */
   readonly vvType = "listener"
 
-  constructor(readonly listener: Listener, scope: Scope.CloseableScope) {
-    super(scope)
+  constructor(readonly listener: Listener, release: Effect.Effect<void>) {
+    super(release)
   }
 
   /** @internal */
@@ -212,20 +216,47 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     return context.run(native, result(effect, f))
   }
 
+  const readValue = (bytes: Uint8Array) => host.ok(host.bytes(bytes))
+
+  /**
+   * A read that has to wait, with no fiber: the connection calls back when a read may make
+   * progress (`Conn.whenReadable`), and the read is tried again there; the promise is a
+   * bridge waiter, so `dispose` rejects it. A Conn not built by vvnet's engine waits in a fiber.
+   */
+  const readLater = (conn: Conn.Conn, n: number, wait: Effect.Effect<Uint8Array, NetError.NetError>) => {
+    const waiter = new Waiter<V>()
+    const retry = () => {
+      if (!waiter.isWaiting) return // given up (the bridge was disposed)
+      const step = Conn.readNow(conn, n)
+      if (!Exit.isExit(step)) {
+        Conn.whenReadable(conn, retry)
+        return
+      }
+      const now = step as Exit.Exit<Uint8Array, NetError.NetError>
+      if (Exit.isSuccess(now)) waiter.settle(readValue(now.value))
+      else {
+        const error = Cause.failureOption(now.cause)
+        if (Option.isSome(error)) waiter.settle(host.error(error.value.message))
+        else waiter.fail(new VvRuntimeError(`read: ${Cause.pretty(now.cause)}`, { native: "read" }))
+      }
+    }
+    if (!Conn.whenReadable(conn, retry)) return context.run("read", result(wait, readValue))
+    return context.wait("read", waiter)
+  }
+
   /** Acquires a resource in its own Scope under the root: closed by vv's close or by dispose. */
   const acquire = <R>(
     effect: Effect.Effect<R, NetError.NetError, Scope.Scope | Net.Net>,
-    wrap: (r: R, scope: Scope.CloseableScope) => object
+    wrap: (r: R, release: Effect.Effect<void>) => object
   ) =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.fork(root, ExecutionStrategy.sequential)
-      const acquired = yield* Effect.either(Scope.extend(effect, scope))
-      if (Either.isLeft(acquired)) {
-        yield* Scope.close(scope, Exit.void)
-        return host.error(acquired.left.message)
-      }
-      return host.ok(host.userdata(wrap(acquired.right, scope)))
-    })
+    Effect.flatMap(
+      Scope.fork(root, ExecutionStrategy.sequential),
+      (scope) =>
+        Effect.matchEffect(Scope.extend(effect, scope), {
+          onFailure: (error) => Effect.as(Scope.close(scope, Exit.void), host.error(error.message)),
+          onSuccess: (r) => Effect.succeed(host.ok(host.userdata(wrap(r, Scope.close(scope, Exit.void)))))
+        })
+    )
 
   const log = (level: "error" | "warning", message: string) =>
     Effect.sync(() => {
@@ -236,38 +267,81 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
       }
     })
 
-  const runHandler = (handler: V, conn: Conn.Conn, userdata: V) =>
-    Effect.tryPromise({
-      try: async (signal) => host.call(handler, [userdata], { signal }),
-      catch: (error) => error
-    }).pipe(
-      Effect.matchEffect({
-        onFailure: (error) =>
-          log("error", `net.accept: handler failed for ${conn.remoteAddress || "a connection"}: ${messageOf(error)}`),
-        onSuccess: (value) => {
-          const returned = host.toResult(value)
-          return returned !== undefined && !returned.ok
-            ? log(
-              "error",
-              `net.accept: handler returned an error for ${conn.remoteAddress || "a connection"}: ${
-                host.show(returned.value)
-              }`
-            )
-            : Effect.void
-        }
-      })
-    )
+  const handlerFailed = (conn: Conn.Conn, error: unknown) =>
+    log("error", `net.accept: handler failed for ${conn.remoteAddress || "a connection"}: ${messageOf(error)}`)
 
-  /** Gives an accepted connection its handle (its own Scope under the root), then runs the handler. */
+  const handlerReturned = (conn: Conn.Conn, value: V) => {
+    const returned = host.toResult(value)
+    return returned !== undefined && !returned.ok
+      ? log(
+        "error",
+        `net.accept: handler returned an error for ${conn.remoteAddress || "a connection"}: ${
+          host.show(returned.value)
+        }`
+      )
+      : Effect.void
+  }
+
+  /**
+   * Calls the handler with a signal of its own, which `dispose` aborts while the call runs. A
+   * handler that returned at once (it did not wait) ends here, with no promise; one that waits
+   * is awaited with no canceler: its fiber is interrupted only by `dispose`, which has aborted
+   * the call's signal by then.
+   */
+  const runHandler = (handler: V, conn: Conn.Conn, userdata: V) =>
+    Effect.suspend(() => {
+      const call = context.beginCall()
+      let returned: V | Promise<V>
+      try {
+        returned = host.call(handler, [userdata], { signal: call.signal })
+      } catch (error) {
+        context.endCall(call)
+        return handlerFailed(conn, error)
+      }
+      if (!(returned instanceof Promise)) {
+        context.endCall(call)
+        return handlerReturned(conn, returned)
+      }
+      const waiting = returned
+      return Effect.flatten(Effect.async<Effect.Effect<void>>((resume) => {
+        waiting.then(
+          (value) => {
+            context.endCall(call)
+            resume(Effect.succeed(handlerReturned(conn, value)))
+          },
+          (error) => {
+            context.endCall(call)
+            resume(Effect.succeed(handlerFailed(conn, error)))
+          }
+        )
+      }))
+    })
+
+  /**
+   * Accepted connections that vv code has not closed: closed when the root Scope closes
+   * (`dispose`). A set rather than a Scope per connection: an accepted connection has nothing
+   * else to release.
+   */
+  const accepted = new Set<Conn.Conn>()
+  Effect.runSync(Scope.addFinalizer(
+    root,
+    Effect.suspend(() => {
+      const open = Array.from(accepted)
+      accepted.clear()
+      return Effect.forEach(open, (conn) => conn.close, { discard: true })
+    })
+  ))
+
+  /** Gives an accepted connection its handle, then runs the handler. */
   const serveConnection = (handler: V, conn: Conn.Conn) =>
-    Effect.flatMap(
-      Effect.uninterruptible(Effect.gen(function*() {
-        const scope = yield* Scope.fork(root, ExecutionStrategy.sequential)
-        yield* Scope.addFinalizer(scope, conn.close)
-        return host.userdata(new ConnHandle(conn, scope))
-      })),
-      (userdata) => runHandler(handler, conn, userdata)
-    )
+    Effect.suspend(() => {
+      accepted.add(conn)
+      const release = Effect.suspend(() => {
+        accepted.delete(conn)
+        return conn.close
+      })
+      return runHandler(handler, conn, host.userdata(new ConnHandle(conn, release)))
+    })
 
   /**
    * vv's accept loop is core's `Net.serve` with handlers that own their connections (closing
@@ -299,14 +373,14 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("dial", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return context.run("dial", acquire(Net.dial(network, address), (conn, scope) => new ConnHandle(conn, scope)))
+      return context.run("dial", acquire(Net.dial(network, address), (conn, release) => new ConnHandle(conn, release)))
     }),
     define("listen", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
       return context.run(
         "listen",
-        acquire(Net.listen(network, address), (listener, scope) => new ListenerHandle(listener, scope))
+        acquire(Net.listen(network, address), (listener, release) => new ListenerHandle(listener, release))
       )
     }),
     define("accept", ["listener", "handler"], (args) => {
@@ -318,7 +392,9 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("read", ["conn", "n"], (args) => {
       const conn = connection(args).conn
       const n = args.count(1)
-      return settle("read", Conn.readNow(conn, n), (bytes) => host.ok(host.bytes(bytes)))
+      const now = Conn.readNow(conn, n)
+      if (Exit.isExit(now)) return settle("read", now, readValue)
+      return readLater(conn, n, now)
     }),
     define("write", ["conn", "bytes"], (args) => {
       const conn = connection(args).conn
@@ -331,7 +407,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
         return args.fail(0, "a connection or a listener")
       }
       if (!handle.claimClose()) return host.error(handle.closedMessage())
-      return context.run("close", Effect.map(Scope.close(handle.scope, Exit.void), () => host.ok(host.none())))
+      return context.run("close", Effect.map(handle.release, () => host.ok(host.none())))
     }),
     timeout("set_read_timeout"),
     timeout("set_write_timeout")

@@ -29,6 +29,12 @@ export const ReadNowTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/readNow
 /** @internal The same for starting a write at once (`Conn.writeNow`). */
 export const WriteNowTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/writeNow")
 
+/**
+ * @internal The capability of a `Conn` built by the engine to call back, outside any fiber,
+ * when a read may make progress (`Conn.whenReadable`).
+ */
+export const WhenReadableTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/whenReadable")
+
 /** @internal Default receive buffer high-water mark, in bytes. */
 export const defaultReadBufferSize = 128 * 1024
 
@@ -308,6 +314,20 @@ export class ConnImpl implements Conn, Inbound {
     const step = this.readStep(n)
     // not ready: the read re-checks when run (bytes may arrive before it is)
     return Exit.isExit(step) ? step : Effect.suspend(() => this.readStep(n))
+  }
+
+  /**
+   * Calls `callback` once, at the next change for readers (bytes, EOF, an error, a passed read
+   * deadline, close): a waiter of `readWaiters` as a fiber's `resume` is. It counts as a waiter
+   * that re-checked when it runs, as a live fiber does, so callbacks that wait again from within
+   * a wake-up never trigger a sweep.
+   */
+  [WhenReadableTypeId](callback: () => void): void {
+    const waiters = this.readWaiters ??= new WaitList()
+    waiters.add(() => {
+      waiters.rechecked++
+      callback()
+    })
   }
 
   // ---- writing ------------------------------------------------------------------------------

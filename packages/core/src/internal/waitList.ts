@@ -41,8 +41,12 @@ export class WaitList {
     const more = this.more
     if (more !== undefined && more.length + 1 >= sweepAt && more.length + 1 >= 2 * this.rechecked) {
       this.wakeAll()
-      this.one = resume
-      return
+      // a waiter woken synchronously (a `Conn.whenReadable` callback) may have waited again
+      // within the sweep: join the list after it rather than take its place
+      if (this.one === undefined) {
+        this.one = resume
+        return
+      }
     }
     ;(this.more ??= []).push(resume)
   }

@@ -13,6 +13,13 @@ import type { Waiter } from "./waiter.js"
  */
 export interface NativeContext<V> {
   readonly host: Host<V>
+  /**
+   * Starts a call into vv code (a handler): its controller's `signal` is the call's, aborted by
+   * `dispose` unless `endCall` came first.
+   */
+  readonly beginCall: () => AbortController
+  /** Ends a call `beginCall` started. */
+  readonly endCall: (call: AbortController) => void
   /** Parent of each connection's and listener's own Scope; closed by `dispose`. */
   readonly root: Scope.Scope
   /** Every fiber of the bridge; interrupted by `dispose`. */
