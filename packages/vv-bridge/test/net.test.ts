@@ -180,6 +180,34 @@ describe.each(networks)("std/net over $name", (network) => {
     expect(bytesOf(tryOk(await h.net("read", server, int(10))))).toEqual([104, 105])
   }, 10_000)
 
+  it("reads waiting for data: each wakes for bytes that arrive, a deadline or a close by another task", async () => {
+    const h = setup()
+    const { client, server } = await pair(h)
+    // two tasks wait on one connection: the first bytes go to one, the next to the other
+    const first = h.net("read", server, int(10))
+    const second = h.net("read", server, int(10))
+    expect(await settlesWithin(first, 20)).toBe(false)
+    let settled = 0
+    for (const read of [first, second]) read.then(() => settled++, () => settled++)
+    tryOk(await h.net("write", client, chars("a")))
+    await eventually(() => settled === 1)
+    expect(await settlesWithin(first, 20) && await settlesWithin(second, 1)).toBe(false) // one still waits
+    tryOk(await h.net("write", client, chars("b")))
+    const got = [bytesOf(tryOk(await first)), bytesOf(tryOk(await second))].flat().sort()
+    expect(got).toEqual([97, 98])
+    // a waiting read is ended by a deadline set while it waits
+    const timed = h.net("read", server, int(10))
+    expect(await settlesWithin(timed, 20)).toBe(false)
+    tryOk(await h.net("set_read_timeout", server, int(10)))
+    expect(errorMessage(await timed)).toContain("i/o timeout")
+    tryOk(await h.net("set_read_timeout", server, int(0)))
+    // and by a close from another task, with Go's message, not EOF
+    const closed = h.net("read", server, int(10))
+    expect(await settlesWithin(closed, 20)).toBe(false)
+    expect(isOkNone(await h.net("close", server))).toBe(true)
+    expect(errorMessage(await closed)).toMatch(/^read (tcp|unix) .*use of closed network connection$/)
+  }, 10_000)
+
   it("deadlines are absolute: set once, they cover a later read; ms < 0 clears", async () => {
     const h = setup()
     const { client, server } = await pair(h)
