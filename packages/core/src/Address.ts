@@ -176,20 +176,35 @@ const isDigit = (c: number): boolean => c >= 48 && c <= 57
 
 const isHexDigit = (c: number): boolean => isDigit(c) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
 
-/** Exactly four decimal octets 0..255, no sign, no leading zero (as Go's `ParseIP`). */
+/**
+ * Exactly four decimal octets 0..255, no sign, no leading zero (as Go's `ParseIP`). One scan
+ * over the characters, allocating nothing: every dial to an IP literal asks this twice.
+ */
 const isIPv4 = (s: string): boolean => {
-  if (s.length < 7 || s.length > 15) return false
-  const parts = s.split(".")
-  if (parts.length !== 4) return false
-  for (const part of parts) {
-    if (part.length === 0 || part.length > 3) return false
-    for (let i = 0; i < part.length; i++) {
-      if (!isDigit(part.charCodeAt(i))) return false
+  const n = s.length
+  if (n < 7 || n > 15) return false
+  let dots = 0
+  let digits = 0 // in the current octet
+  let value = 0 // of the current octet
+  let zeroFirst = false // the current octet starts with 0
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i)
+    if (c === 46) { // "."
+      if (digits === 0 || dots === 3) return false
+      dots++
+      digits = 0
+      value = 0
+    } else if (isDigit(c)) {
+      if (digits === 0) zeroFirst = c === 48
+      else if (zeroFirst) return false
+      value = value * 10 + (c - 48)
+      digits++
+      if (digits > 3 || value > 255) return false
+    } else {
+      return false
     }
-    if (part.length > 1 && part.charCodeAt(0) === 48) return false
-    if (Number(part) > 255) return false
   }
-  return true
+  return dots === 3 && digits > 0
 }
 
 /** The number of 16-bit groups in a `:`-separated run, or -1 when malformed. */
@@ -339,6 +354,33 @@ const hasLoneSurrogate = (s: string): boolean => {
  * @category parsing
  */
 export const parse = (
+  network: string,
+  address: string,
+  op: NetError.Op
+): Either.Either<Address, NetError.AddressError> => {
+  const known = typeof address === "string" ? parsed.get(network)?.get(address) : undefined
+  if (known !== undefined) return Either.right(known)
+  const result = parseNew(network, address, op)
+  if (Either.isRight(result)) remember(result.right, address)
+  return result
+}
+
+/**
+ * Addresses parsed before, by network and text, frozen: a program dials and listens on a few
+ * addresses over and over (a client dials its server's address for every connection), so
+ * parsing each text once keeps that off the dial's path. At most `rememberedMax` per network,
+ * forgotten all at once past that (a program that dials many addresses just parses them).
+ */
+const parsed = new Map<string, Map<string, Address>>(networks.map((network) => [network, new Map()]))
+const rememberedMax = 256
+
+const remember = (address: Address, text: string): void => {
+  const known = parsed.get(address.network)!
+  if (known.size >= rememberedMax) known.clear()
+  known.set(text, Object.freeze(address))
+}
+
+const parseNew = (
   network: string,
   address: string,
   op: NetError.Op
