@@ -5,7 +5,7 @@ import type * as Scope from "effect/Scope"
 import * as NodeNetModule from "node:net"
 import type { Resolver } from "../NodeNet.js"
 import { owned } from "./owned.js"
-import { resolveTarget } from "./resolve.js"
+import { isResolved, type Resolved, resolveNow, resolveWith } from "./resolve.js"
 import { errnoFailure, formatEnd, fromSocket } from "./socket.js"
 import type { Target } from "./target.js"
 
@@ -87,8 +87,13 @@ export class DialAttempt<S extends NodeNetModule.Socket> {
     if (keepAlive !== false) socket.setKeepAlive(true, typeof keepAlive === "number" ? keepAlive : 15_000)
   }
 
-  private connectOnce(host: string): Effect.Effect<Conn.Conn, NetError.NetError> {
+  /** Connects to `host`; the `first` address's run starts the dial's timeout. */
+  private connectOnce(host: string, first: boolean): Effect.Effect<Conn.Conn, NetError.NetError> {
     return Effect.async<Conn.Conn, NetError.NetError>((resume) => {
+      if (first) {
+        const timeout = this.options?.timeout ?? 0
+        this.deadline = timeout > 0 ? Date.now() + timeout : undefined
+      }
       const dialer = this.dialer
       // node:net and node:tls report a connect's outcome asynchronously: the listeners below
       // are in place before any event
@@ -152,20 +157,17 @@ export class DialAttempt<S extends NodeNetModule.Socket> {
 
   get run(): Effect.Effect<Conn.Conn, NetError.NetError> {
     const hosts = this.target.kind === "unix" ? [""] : this.target.hosts
-    const timeout = this.options?.timeout ?? 0
-    const loop = (i: number): Effect.Effect<Conn.Conn, NetError.NetError> =>
-      Effect.catchAll(
-        this.connectOnce(hosts[i]!),
+    const loop = (i: number): Effect.Effect<Conn.Conn, NetError.NetError> => {
+      const once = this.connectOnce(hosts[i]!, i === 0)
+      // the last address's failure is the dial's (the usual single address needs no handler)
+      return i + 1 === hosts.length ? once : Effect.catchAll(
+        once,
         (error) =>
           // only connection failures move on to the next address; a TLS failure is the server's answer
-          i + 1 < hosts.length && !this.disposed && error._tag !== "Timeout" && error._tag !== "TlsError"
-            ? loop(i + 1)
-            : Effect.fail(error)
+          !this.disposed && error._tag !== "Timeout" && error._tag !== "TlsError" ? loop(i + 1) : Effect.fail(error)
       )
-    return Effect.suspend(() => {
-      this.deadline = timeout > 0 ? Date.now() + timeout : undefined
-      return loop(0)
-    })
+    }
+    return loop(0)
   }
 }
 
@@ -178,7 +180,7 @@ const invalid = (network: string, address: string, reason: string) =>
  * e.g. a TLS config), resolves the address, checks the local address, and runs a `DialAttempt`
  * with the dialer `dialerFor` gives for the resolved address, its socket owned by the caller's
  * Scope. `check` and `dialerFor` return a reason for an `InvalidArgument` instead of failing.
- * flatMap rather than a generator: dial is on every connection's path.
+ * One `suspend` rather than a generator or a chain: dial is on every connection's path.
  */
 export const dial = <S extends NodeNetModule.Socket>(
   resolver: Resolver,
@@ -187,31 +189,33 @@ export const dial = <S extends NodeNetModule.Socket>(
   options: Net.DialOptions | undefined,
   check: (() => string | undefined) | undefined,
   dialerFor: (addr: Address.Address, target: Target) => Dialer<S> | string
-): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> =>
-  Effect.flatMap(
-    Effect.suspend(() => {
-      const bad = Transport.validateDialOptions(network, address, options)
-      if (bad !== undefined) return Effect.fail(bad)
-      const reason = check === undefined ? undefined : check()
-      return reason !== undefined ?
-        Effect.fail(invalid(network, address, reason)) :
-        resolveTarget(resolver, "dial", network, address)
-    }),
-    ([addr, target]): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
-      const dialer = dialerFor(addr, target)
-      if (typeof dialer === "string") return Effect.fail(invalid(network, address, dialer))
-      let local: { host: string; port: number } | undefined
-      if (options?.localAddress !== undefined && target.kind === "inet") {
-        const parsedLocal = Address.parse(addr.network, options.localAddress, "dial")
-        // node:net binds IP literals only (a host name there throws): no lookup for a local address
-        if (
-          Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
-          (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
-        ) {
-          return Effect.fail(invalid(network, address, `invalid argument: local address ${options.localAddress}`))
-        }
-        local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
+): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
+  const attempt = ([addr, target]: Resolved): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
+    const dialer = dialerFor(addr, target)
+    if (typeof dialer === "string") return Effect.fail(invalid(network, address, dialer))
+    let local: { host: string; port: number } | undefined
+    if (options?.localAddress !== undefined && target.kind === "inet") {
+      const parsedLocal = Address.parse(addr.network, options.localAddress, "dial")
+      // node:net binds IP literals only (a host name there throws): no lookup for a local address
+      if (
+        Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
+        (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
+      ) {
+        return Effect.fail(invalid(network, address, `invalid argument: local address ${options.localAddress}`))
       }
-      return owned(new DialAttempt(addr.network, network, address, target, local, options, dialer))
+      local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
     }
-  )
+    return owned(new DialAttempt(addr.network, network, address, target, local, options, dialer))
+  }
+  return Effect.suspend(() => {
+    const bad = Transport.validateDialOptions(network, address, options)
+    if (bad !== undefined) return Effect.fail(bad)
+    const reason = check === undefined ? undefined : check()
+    if (reason !== undefined) return Effect.fail(invalid(network, address, reason))
+    const now = resolveNow("dial", network, address)
+    // an IP literal or a unix path (every dial to a listener's address) goes on in this step
+    return isResolved(now)
+      ? attempt(now)
+      : Effect.flatMap(resolveWith(resolver, "dial", network, address, now), attempt)
+  })
+}
