@@ -12,7 +12,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
@@ -120,7 +119,9 @@ export const dial = (
   address: string,
   options?: DialOptions
 ): Effect.Effect<Conn, NetError.NetError, Net | Scope.Scope> =>
-  Effect.flatMap(Net, (net) => net.dial(network, address, options))
+  // the service read from the fiber's context in one step (`Effect.flatMap(Net, …)` takes three):
+  // a client dials for every connection
+  Effect.withFiberRuntime((fiber) => Context.unsafeGet(fiber.currentContext, Net).dial(network, address, options))
 
 /**
  * Listens on `address` on `network` with the `Net` in context. See `Net`.
@@ -317,7 +318,13 @@ export const serve = <E, R>(
       live.clear()
       return Effect.forEach(conns, (conn) => conn.close, { discard: true })
     })
-    const handlers = yield* FiberSet.make<unknown, never>()
+    // The handler fibers still running (each removes itself when it ends).
+    const handlers = new Set<Fiber.RuntimeFiber<unknown, never>>()
+    const track = (fiber: Fiber.RuntimeFiber<unknown, never>): Effect.Effect<void> => {
+      handlers.add(fiber)
+      fiber.addObserver(() => handlers.delete(fiber))
+      return Effect.void // flatMap to this rather than `map`, which costs a step more
+    }
 
     const owned = options?.handlerOwnsConnection === true
     const logEnd = (conn: Conn, cause: Cause.Cause<unknown>): Effect.Effect<void> => {
@@ -334,35 +341,37 @@ export const serve = <E, R>(
       return Effect.annotateLogs(log, { remoteAddress: conn.remoteAddress, localAddress: conn.localAddress })
     }
 
-    // Forked from an uninterruptible region, so the handler itself is made interruptible.
     // Set when closing serve's Scope begins: from then on serve closes every connection, owned
     // or not (its handler is being interrupted by serve).
     let shuttingDown = false
-    const finish = (conn: Conn) =>
-      Effect.suspend(() => {
-        live.delete(conn)
-        return owned && !shuttingDown ? release : Effect.zipRight(conn.close, release)
-      })
+    /** Called (not run) when the handler has ended: the connection leaves `live` then. */
+    const finish = (conn: Conn): Effect.Effect<void> => {
+      live.delete(conn)
+      if (owned && !shuttingDown) return release
+      return permits === undefined ? conn.close : Effect.zipRight(conn.close, release)
+    }
     // The handler fiber is forked uninterruptible and only the handler is made interruptible,
     // so what follows it (logging, `finish`) always runs: one match frame does what
     // `catchAllCause` plus `ensuring` would, without their per-connection regions.
     const runHandler = (conn: Conn) =>
       // a handler that throws instead of returning an Effect is a defect of that connection only
       Effect.matchCauseEffect(Effect.interruptible(Effect.suspend(() => handler(conn))), {
-        onFailure: (cause) => Effect.zipRight(Effect.exit(logEnd(conn, cause)), finish(conn)),
+        onFailure: (cause) => Effect.flatMap(Effect.exit(logEnd(conn, cause)), () => finish(conn)),
         onSuccess: () => finish(conn)
       })
 
-    const register = (conn: Conn) =>
-      Effect.suspend(() => {
-        live.add(conn)
-        return FiberSet.run(handlers, runHandler(conn))
-      })
+    /** Called (not run) when the connection is taken, with no interruption point in between. */
+    const register = (conn: Conn) => {
+      live.add(conn)
+      return Effect.flatMap(Effect.forkDaemon(runHandler(conn)), track)
+    }
 
-    // Waiting for a permit and for a connection is interruptible; taking the connection and
-    // forking its handler is not, so an interrupted loop drops no connection.
+    // The accept loop runs in one uninterruptible region where only waiting (for a permit, a
+    // connection or a back-off) is made interruptible: taking a connection and forking its
+    // handler is never interrupted, so an interrupted loop drops no connection. One region
+    // for the whole loop, and one take effect made once, rather than one per connection.
     const engine = TakeTypeId in listener ? (listener as unknown as Takeable) : undefined
-    const acceptOne = Effect.uninterruptibleMask((restore) => {
+    const loop = Effect.uninterruptibleMask((restore) => {
       const take = engine !== undefined
         ? engine[TakeTypeId](restore, register)
         : Effect.flatMap(Scope.make(), (scope) =>
@@ -371,28 +380,34 @@ export const serve = <E, R>(
             onFailure: (cause) => Effect.zipRight(Scope.close(scope, Exit.void), Effect.failCause(cause)),
             onSuccess: register
           }))
-      return permits === undefined
+      const acceptOne = permits === undefined
         ? take
         : Effect.zipRight(restore(permits.take(1)), Effect.tapErrorCause(take, () => release))
+      const retry = (error: NetError.NetError, delay: number): Effect.Effect<void, never, R> => {
+        if (error._tag === "Closed") return Effect.void
+        const next = delay === 0 ? backoffStart : Math.min(delay * 2, backoffMax)
+        const report = options?.onAcceptError !== undefined
+          ? Effect.catchAllCause(Effect.suspend(() => options.onAcceptError!(error, next)), () => Effect.void)
+          : Effect.logWarning(`vvnet serve: ${error.message}; retrying in ${next} ms`)
+        return Effect.zipRight(
+          restore(Effect.zipRight(report, Effect.sleep(Duration.millis(next)))),
+          Effect.suspend(() => acceptFrom(next))
+        )
+      }
+      const acceptFrom = (delay: number): Effect.Effect<void, never, R> =>
+        delay === 0 ? steady : Effect.matchEffect(acceptOne, {
+          onSuccess: () => steady,
+          onFailure: (error) => retry(error, delay)
+        })
+      // the loop once accepting works: the same effect for every connection
+      const steady: Effect.Effect<void, never, R> = Effect.matchEffect(acceptOne, {
+        onSuccess: () => steady,
+        onFailure: (error) => retry(error, 0)
+      })
+      return steady
     })
 
-    const loop = (delay: number): Effect.Effect<void, never, R> =>
-      Effect.matchEffect(acceptOne, {
-        onSuccess: () => loop(0),
-        onFailure: (error) => {
-          if (error._tag === "Closed") return Effect.void
-          const next = delay === 0 ? backoffStart : Math.min(delay * 2, backoffMax)
-          const report = options?.onAcceptError !== undefined
-            ? Effect.catchAllCause(Effect.suspend(() => options.onAcceptError!(error, next)), () => Effect.void)
-            : Effect.logWarning(`vvnet serve: ${error.message}; retrying in ${next} ms`)
-          return report.pipe(
-            Effect.zipRight(Effect.sleep(Duration.millis(next))),
-            Effect.zipRight(Effect.suspend(() => loop(next)))
-          )
-        }
-      })
-
-    // Runs as the Scope's finalizer (uninterruptible), before the handler set's own. The grace
+    // Runs as the Scope's finalizer (uninterruptible): the only one that ends handlers. The grace
     // period is a sleep on Effect's Clock, so TestClock drives it.
     const shutdown = (accepting: Fiber.RuntimeFiber<void>) =>
       Effect.gen(function*() {
@@ -413,5 +428,5 @@ export const serve = <E, R>(
       })
 
     // acquireRelease forks from an uninterruptible region: the loop is made interruptible
-    yield* Effect.acquireRelease(Effect.forkDaemon(Effect.interruptible(loop(0))), shutdown)
+    yield* Effect.acquireRelease(Effect.forkDaemon(Effect.interruptible(loop)), shutdown)
   })

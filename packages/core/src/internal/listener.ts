@@ -84,17 +84,20 @@ export class ListenerImpl implements Listener, Acceptor, Takeable {
 
   /**
    * Waits (interruptibly) for a connection, then takes it and hands it to `register` without
-   * an interruption point in between.
+   * an interruption point in between. The effect returned can be run again and again (serve's
+   * loop runs one for every connection).
    */
   take<A, E, R>(
     restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>,
     register: (conn: Conn) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | NetError.NetError, R> {
+    // made on the first wait of this `take` and reused (serve runs one take for its whole loop)
+    let waitThenLoop: Effect.Effect<A, E | NetError.NetError, R> | undefined
     const loop: Effect.Effect<A, E | NetError.NetError, R> = Effect.suspend(() => {
       if (this.closed) return Effect.fail(this.error("closed"))
       const entry = this.queue.shift()
       if (entry === undefined) {
-        return Effect.flatMap(restore(this.waitAcceptable), () => {
+        return waitThenLoop ??= Effect.flatMap(restore(this.waitAcceptable), () => {
           this.waiters!.rechecked++
           return loop
         })
