@@ -6,10 +6,11 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import type { Network } from "./Address.js"
-import { AbortTypeId, ReadNowTypeId, WhenReadableTypeId, WriteNowTypeId } from "./internal/conn.js"
+import { AbortTypeId, CloseNowTypeId, ReadNowTypeId, WhenReadableTypeId, WriteNowTypeId } from "./internal/conn.js"
 import * as NetError from "./NetError.js"
 
 /**
@@ -156,8 +157,25 @@ export const whenReadable = (conn: Conn, callback: () => void): boolean => {
   return true
 }
 
-/** What the engine's connections add for `readNow`, `writeNow` and `whenReadable`. */
+/**
+ * `conn.close`, performed at once, for hosts that run code outside Effect fibers (the vv
+ * bridge): a connection built by vvnet's engine is closed by this call itself (the graceful
+ * close of `Conn.close`: what was written is still delivered, within the linger bound), and
+ * `Exit.void` is returned (tell with `Exit.isExit`); any other Conn returns `conn.close`, to be
+ * run. Never fails; closing twice does nothing.
+ *
+ * @since 0.2.0
+ * @category low level
+ */
+export const closeNow = (conn: Conn): Effect.Effect<void> => {
+  if (!(CloseNowTypeId in conn)) return conn.close
+  ;(conn as unknown as Now)[CloseNowTypeId]()
+  return Exit.void
+}
+
+/** What the engine's connections add for `readNow`, `writeNow`, `whenReadable` and `closeNow`. */
 interface Now {
+  readonly [CloseNowTypeId]: () => void
   readonly [ReadNowTypeId]: (n: number) => Effect.Effect<Uint8Array, NetError.NetError>
   readonly [WriteNowTypeId]: (data: Uint8Array | string) => Effect.Effect<number, NetError.NetError>
   readonly [WhenReadableTypeId]: (callback: () => void) => void

@@ -494,6 +494,30 @@ describe("Transport.makeConn", () => {
   )
 
   it.effect(
+    "Conn.closeNow closes an engine connection in the call itself and returns an Exit; a foreign Conn's close is left to run",
+    () =>
+      Effect.gen(function*() {
+        const { calls, conn } = makeFakeConn()
+        const reader = yield* Effect.fork(conn.read(5))
+        yield* flush
+        const closed = Conn.closeNow(conn)
+        expect(Exit.isExit(closed)).toBe(true)
+        expect(calls.closes).toEqual([false]) // graceful, before anything is run
+        expect(tagOf(yield* Fiber.await(reader))).toBe("Closed")
+        Conn.closeNow(conn) // twice: nothing more
+        expect(calls.closes).toEqual([false])
+
+        let foreignCloses = 0
+        const foreign: Conn.Conn = { ...makeFakeConn().conn, close: Effect.sync(() => foreignCloses++) }
+        const later = Conn.closeNow(foreign)
+        expect(foreignCloses).toBe(0)
+        yield* later
+        expect(foreignCloses).toBe(1)
+      }),
+    timeout
+  )
+
+  it.effect(
     "Conn.writeNow hands the bytes over in the call: an Exit when the OS took them at once, else the wait for this write",
     () =>
       Effect.gen(function*() {

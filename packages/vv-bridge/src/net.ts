@@ -112,7 +112,7 @@ abstract class ClosableHandle {
      * connection or a listener lives in, or an accepted connection itself. `dispose` releases
      * whatever vv code left open.
      */
-    readonly release: Effect.Effect<void>
+    readonly release: () => Effect.Effect<void>
   ) {}
 
   /** Whether vv code closed it. */
@@ -152,7 +152,7 @@ export class ConnHandle extends ClosableHandle implements Handle {
    */
   readonly vvType = "connection"
 
-  constructor(readonly conn: Conn.Conn, release: Effect.Effect<void>) {
+  constructor(readonly conn: Conn.Conn, release: () => Effect.Effect<void>) {
     super(release)
   }
 
@@ -178,7 +178,7 @@ export class ListenerHandle extends ClosableHandle implements Handle {
    */
   readonly vvType = "listener"
 
-  constructor(readonly listener: Listener, release: Effect.Effect<void>) {
+  constructor(readonly listener: Listener, release: () => Effect.Effect<void>) {
     super(release)
   }
 
@@ -244,17 +244,20 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     return context.wait("read", waiter)
   }
 
-  /** Acquires a resource in its own Scope under the root: closed by vv's close or by dispose. */
+  /**
+   * Acquires a resource in its own Scope under the root: released by vv's close or by dispose.
+   * `wrap` gets the resource and its Scope.
+   */
   const acquire = <R>(
     effect: Effect.Effect<R, NetError.NetError, Scope.Scope | Net.Net>,
-    wrap: (r: R, release: Effect.Effect<void>) => object
+    wrap: (r: R, scope: Scope.CloseableScope) => object
   ) =>
     Effect.flatMap(
       Scope.fork(root, ExecutionStrategy.sequential),
       (scope) =>
         Effect.matchEffect(Scope.extend(effect, scope), {
           onFailure: (error) => Effect.as(Scope.close(scope, Exit.void), host.error(error.message)),
-          onSuccess: (r) => Effect.succeed(host.ok(host.userdata(wrap(r, Scope.close(scope, Exit.void)))))
+          onSuccess: (r) => Effect.succeed(host.ok(host.userdata(wrap(r, scope))))
         })
     )
 
@@ -336,10 +339,11 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   const serveConnection = (handler: V, conn: Conn.Conn) =>
     Effect.suspend(() => {
       accepted.add(conn)
-      const release = Effect.suspend(() => {
+      // closed by this call itself for the engine's connections: no fiber
+      const release = () => {
         accepted.delete(conn)
-        return conn.close
-      })
+        return Conn.closeNow(conn)
+      }
       return runHandler(handler, conn, host.userdata(new ConnHandle(conn, release)))
     })
 
@@ -373,14 +377,20 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("dial", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return context.run("dial", acquire(Net.dial(network, address), (conn, release) => new ConnHandle(conn, release)))
+      return context.run(
+        "dial",
+        acquire(Net.dial(network, address), (conn, scope) => new ConnHandle(conn, () => Scope.close(scope, Exit.void)))
+      )
     }),
     define("listen", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
       return context.run(
         "listen",
-        acquire(Net.listen(network, address), (listener, release) => new ListenerHandle(listener, release))
+        acquire(
+          Net.listen(network, address),
+          (listener, scope) => new ListenerHandle(listener, () => Scope.close(scope, Exit.void))
+        )
       )
     }),
     define("accept", ["listener", "handler"], (args) => {
@@ -407,7 +417,9 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
         return args.fail(0, "a connection or a listener")
       }
       if (!handle.claimClose()) return host.error(handle.closedMessage())
-      return context.run("close", Effect.map(handle.release, () => host.ok(host.none())))
+      const released = handle.release()
+      if (Exit.isExit(released) && Exit.isSuccess(released)) return host.ok(host.none())
+      return context.run("close", Effect.map(released, () => host.ok(host.none())))
     }),
     timeout("set_read_timeout"),
     timeout("set_write_timeout")

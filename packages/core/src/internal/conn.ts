@@ -29,6 +29,9 @@ export const ReadNowTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/readNow
 /** @internal The same for starting a write at once (`Conn.writeNow`). */
 export const WriteNowTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/writeNow")
 
+/** @internal The same for closing at once (`Conn.closeNow`). */
+export const CloseNowTypeId: unique symbol = Symbol.for("@vvnet/core/Conn/closeNow")
+
 /**
  * @internal The capability of a `Conn` built by the engine to call back, outside any fiber,
  * when a read may make progress (`Conn.whenReadable`).
@@ -516,6 +519,10 @@ export class ConnImpl implements Conn, Inbound {
 
   get close(): Effect.Effect<void> {
     return Effect.sync(() => this.closeNow(false))
+  }
+
+  [CloseNowTypeId](): void {
+    this.closeNow(false)
   }
 
   [AbortTypeId](): void {
