@@ -1,10 +1,12 @@
 import { Address, type Conn, type Net, NetError, Transport } from "@vvnet/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
+import type * as FiberStatus from "effect/FiberStatus"
 import type * as Scope from "effect/Scope"
 import * as NodeNetModule from "node:net"
 import type { Resolver } from "../NodeNet.js"
-import { owned } from "./owned.js"
+import { ownedIn } from "./owned.js"
 import { isResolved, type Resolved, resolveNow, resolveWith } from "./resolve.js"
 import { errnoFailure, formatEnd, fromSocket } from "./socket.js"
 import type { Target } from "./target.js"
@@ -99,7 +101,7 @@ export class DialAttempt<S extends NodeNetModule.Socket> {
       // are in place before any event
       const socket = dialer.connect(this.connectOptions(host))
       this.socket = socket
-      const context = { op: "dial" as const, network: this.requestedNetwork, address: this.address }
+      const context = () => ({ op: "dial" as const, network: this.requestedNetwork, address: this.address })
       let cancelTimer: (() => void) | undefined
       const cleanup = () => {
         this.abortConnect = undefined
@@ -116,7 +118,7 @@ export class DialAttempt<S extends NodeNetModule.Socket> {
       const onError = (error: Error) => {
         abandon()
         // errno → its tag; a TLS verification, alert or handshake failure → TlsError
-        resume(Effect.fail(errnoFailure(error, context)))
+        resume(Effect.fail(errnoFailure(error, context())))
       }
       const onConnect = () => this.tune(socket)
       const onReady = () => {
@@ -137,16 +139,17 @@ export class DialAttempt<S extends NodeNetModule.Socket> {
         if (dialer.onReady !== undefined) dialer.onReady(socket, made.conn)
         resume(Effect.succeed(made.conn))
       }
-      if (dialer.ready !== "connect") socket.once("connect", onConnect)
-      socket.once(dialer.ready, onReady)
-      socket.once("error", onError)
+      // `on` rather than `once` (which wraps each listener): `onReady` and `onError` remove all three
+      if (dialer.ready !== "connect") socket.on("connect", onConnect)
+      socket.on(dialer.ready, onReady)
+      socket.on("error", onError)
       // the timeout covers the whole dial (connect and handshake), every resolved address
       // included (Go's Dialer.Timeout)
       const timeout = this.deadline === undefined ? 0 : Math.max(1, this.deadline - Date.now())
       if (timeout > 0) {
         cancelTimer = Transport.schedule(timeout, () => {
           abandon()
-          resume(Effect.fail(NetError.make("Timeout", { ...context, reason: NetError.timeoutReason })))
+          resume(Effect.fail(NetError.make("Timeout", { ...context(), reason: NetError.timeoutReason })))
         })
       }
       // No canceler (it would wrap every dial in an onInterrupt region): an interrupted dial
@@ -180,7 +183,7 @@ const invalid = (network: string, address: string, reason: string) =>
  * e.g. a TLS config), resolves the address, checks the local address, and runs a `DialAttempt`
  * with the dialer `dialerFor` gives for the resolved address, its socket owned by the caller's
  * Scope. `check` and `dialerFor` return a reason for an `InvalidArgument` instead of failing.
- * One `suspend` rather than a generator or a chain: dial is on every connection's path.
+ * One step rather than a generator or a chain: dial is on every connection's path.
  */
 export const dial = <S extends NodeNetModule.Socket>(
   resolver: Resolver,
@@ -190,7 +193,11 @@ export const dial = <S extends NodeNetModule.Socket>(
   check: (() => string | undefined) | undefined,
   dialerFor: (addr: Address.Address, target: Target) => Dialer<S> | string
 ): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
-  const attempt = ([addr, target]: Resolved): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
+  const attempt = (
+    [addr, target]: Resolved,
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    status: FiberStatus.Running
+  ): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
     const dialer = dialerFor(addr, target)
     if (typeof dialer === "string") return Effect.fail(invalid(network, address, dialer))
     let local: { host: string; port: number } | undefined
@@ -205,9 +212,10 @@ export const dial = <S extends NodeNetModule.Socket>(
       }
       local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
     }
-    return owned(new DialAttempt(addr.network, network, address, target, local, options, dialer))
+    return ownedIn(fiber, status, new DialAttempt(addr.network, network, address, target, local, options, dialer))
   }
-  return Effect.suspend(() => {
+  // the fiber's runtime rather than a plain suspend: `ownedIn` needs it, and gets it in this step
+  return Effect.withFiberRuntime((fiber, status) => {
     const bad = Transport.validateDialOptions(network, address, options)
     if (bad !== undefined) return Effect.fail(bad)
     const reason = check === undefined ? undefined : check()
@@ -215,7 +223,10 @@ export const dial = <S extends NodeNetModule.Socket>(
     const now = resolveNow("dial", network, address)
     // an IP literal or a unix path (every dial to a listener's address) goes on in this step
     return isResolved(now)
-      ? attempt(now)
-      : Effect.flatMap(resolveWith(resolver, "dial", network, address, now), attempt)
+      ? attempt(now, fiber, status)
+      : Effect.flatMap(
+        resolveWith(resolver, "dial", network, address, now),
+        (resolved) => Effect.withFiberRuntime((fiber, status) => attempt(resolved, fiber, status))
+      )
   })
 }
