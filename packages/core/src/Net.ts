@@ -15,7 +15,7 @@ import * as Fiber from "effect/Fiber"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import type { Conn } from "./Conn.js"
+import { closeNow, type Conn } from "./Conn.js"
 import { type Takeable, TakeTypeId } from "./internal/listener.js"
 import { invalidPositive } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
@@ -344,11 +344,16 @@ export const serve = <E, R>(
     // Set when closing serve's Scope begins: from then on serve closes every connection, owned
     // or not (its handler is being interrupted by serve).
     let shuttingDown = false
-    /** Called (not run) when the handler has ended: the connection leaves `live` then. */
+    /**
+     * Called (not run) when the handler has ended: the connection leaves `live` and, unless the
+     * handler owns it, is closed then (`Conn.closeNow`: in this call for the engine's
+     * connections, one Effect step fewer than running `conn.close`).
+     */
     const finish = (conn: Conn): Effect.Effect<void> => {
       live.delete(conn)
       if (owned && !shuttingDown) return release
-      return permits === undefined ? conn.close : Effect.zipRight(conn.close, release)
+      const close = closeNow(conn)
+      return permits === undefined ? close : Effect.zipRight(close, release)
     }
     // The handler fiber is forked uninterruptible and only the handler is made interruptible,
     // so what follows it (logging, `finish`) always runs: one match frame does what

@@ -92,21 +92,22 @@ export class ListenerImpl implements Listener, Acceptor, Takeable {
     register: (conn: Conn) => Effect.Effect<A, E, R>
   ): Effect.Effect<A, E | NetError.NetError, R> {
     // made on the first wait of this `take` and reused (serve runs one take for its whole loop)
-    let waitThenLoop: Effect.Effect<A, E | NetError.NetError, R> | undefined
-    const loop: Effect.Effect<A, E | NetError.NetError, R> = Effect.suspend(() => {
+    let waitThenStep: Effect.Effect<A, E | NetError.NetError, R> | undefined
+    // the check itself, called at once after a wait (rather than returning `loop`, a step more)
+    const step = (): Effect.Effect<A, E | NetError.NetError, R> => {
       if (this.closed) return Effect.fail(this.error("closed"))
       const entry = this.queue.shift()
       if (entry === undefined) {
-        return waitThenLoop ??= Effect.flatMap(restore(this.waitAcceptable), () => {
+        return waitThenStep ??= Effect.flatMap(restore(this.waitAcceptable), () => {
           this.waiters!.rechecked++
-          return loop
+          return step()
         })
       }
       if ("error" in entry) return Effect.fail(this.error(entry.error))
       this.queuedConns--
       return register(entry.conn)
-    })
-    return loop
+    }
+    return Effect.suspend(step)
   }
 
   readonly [TakeTypeId] = <A, E, R>(
