@@ -131,12 +131,36 @@ class SocketTransport implements Transport.ConnTransport {
     socket.on("close", ignore)
   }
 
+  /** Set while `onError` reads out Node's stream buffer: those chunks are pushed there. */
+  private draining = false
+
   private readonly onData = (chunk: Buffer): void => {
-    this.inbound!.push(chunk)
+    if (!this.draining) this.inbound!.push(chunk)
   }
 
+  /**
+   * A failure (a reset on read, most often): what Node had received and holds in its stream
+   * buffer (our reading paused for backpressure) goes to core first, so reads return every byte
+   * received before the error, as Go's do (the kernel hands over queued bytes before
+   * ECONNRESET). Node would drop it: once 'error' is emitted it emits no more 'data', and the
+   * stream is already destroyed, but `read()` still returns the buffer.
+   */
   private readonly onError = (error: Error): void => {
-    this.inbound!.fail(toOsError(error))
+    const socket = this.socket
+    const inbound = this.inbound!
+    if (socket.readableLength > 0) {
+      this.draining = true
+      try {
+        for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
+          inbound.push(chunk)
+        }
+      } catch {
+        // an unusual stream state: nothing more to hand over
+      } finally {
+        this.draining = false
+      }
+    }
+    inbound.fail(toOsError(error))
   }
 
   private readonly onEnd = (): void => {
