@@ -48,7 +48,10 @@ export interface Conn {
    * side's `closeWrite` (a reset and a FIN then look alike to Node), and on unix sockets (a
    * unix peer that closes with our bytes unread may read as EOF). After a failed write,
    * NodeNet keeps the bytes Node had already read, but bytes still in the kernel are lost,
-   * because Node destroys a socket whose write failed and reads no more.
+   * because Node destroys a socket whose write failed and reads no more. So reads then end in
+   * `ConnectionReset` even when the peer had sent its FIN before resetting (where Go, still
+   * able to read, reaches EOF): vvnet cannot tell a complete stream from a truncated one there,
+   * and reports the error rather than an EOF that might hide lost bytes.
    */
   read(n: number): Effect.Effect<Uint8Array, NetError.NetError>
   /**
