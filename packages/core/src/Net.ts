@@ -401,12 +401,15 @@ export const serve = <E, R>(
       }
       const acceptFrom = (delay: number): Effect.Effect<void, never, R> =>
         delay === 0 ? steady : Effect.matchEffect(acceptOne, {
-          onSuccess: () => steady,
+          onSuccess: () => next,
           onFailure: (error) => retry(error, delay)
         })
+      // An interruption point between two connections: with connections queued, taking never
+      // waits, and closing serve's Scope would otherwise wait until the whole queue had handlers.
+      const next: Effect.Effect<void, never, R> = Effect.zipRight(restore(Effect.void), Effect.suspend(() => steady))
       // the loop once accepting works: the same effect for every connection
       const steady: Effect.Effect<void, never, R> = Effect.matchEffect(acceptOne, {
-        onSuccess: () => steady,
+        onSuccess: () => next,
         onFailure: (error) => retry(error, 0)
       })
       return steady
