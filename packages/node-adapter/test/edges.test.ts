@@ -153,6 +153,20 @@ const turns = (n: number) =>
 /** Whether a write failed as a write to a peer that is gone. */
 const peerGone = (tag: string) => tag === "BrokenPipe" || tag === "ConnectionReset"
 
+/** Waits until the kernel took the peer's FIN (our end in CLOSE_WAIT) and Node read every byte before it. */
+const finReadByNode = (ours: () => TcpEntry | undefined) =>
+  until("our end is in CLOSE_WAIT with b out of the kernel", () => {
+    const entry = ours()
+    return entry?.state === CLOSE_WAIT && entry.rx === 0
+  })
+
+/** The peer resets; waits until the kernel dropped our end (CLOSED, unhashed). */
+const resetByPeer = (peer: NodeNetModule.Socket, ours: () => TcpEntry | undefined) =>
+  Effect.zipRight(
+    Effect.sync(() => peer.resetAndDestroy()),
+    until("the kernel dropped our end after the reset", () => ours() === undefined)
+  )
+
 /**
  * The opening every case shares: the peer sends `a` (100 bytes), we read 1 byte of it, so the
  * rest (99 bytes) waits in core's buffer and, with a read buffer of 1 byte, core keeps the
@@ -177,9 +191,8 @@ describe("NodeNet edges: FIN, RST and writes at a connection's end (real loopbac
         peer.end(b)
         // the kernel took the FIN (CLOSE_WAIT); Node holds b and the EOF, 'end' waits for our reads
         yield* until("our end is in CLOSE_WAIT", () => ours()?.state === CLOSE_WAIT)
-        peer.resetAndDestroy()
-        // the kernel processed the RST after the FIN: the connection is gone (CLOSED, unhashed)
-        yield* until("the kernel dropped our end after the reset", () => ours() === undefined)
+        // the kernel processes the RST after the FIN: the connection is gone (CLOSED, unhashed)
+        yield* resetByPeer(peer, ours)
         // the 'end' now meets a torn-down connection: the probe's write answers EPIPE (a FIN came
         // first), which must stay EOF (guards the probe's `code === "EPIPE"`)
         const { bytes, end } = yield* drain(conn)
@@ -198,8 +211,7 @@ describe("NodeNet edges: FIN, RST and writes at a connection's end (real loopbac
     () =>
       scopedNet(Effect.gen(function*() {
         const { a, conn, ours, peer } = yield* opening
-        peer.resetAndDestroy()
-        yield* until("the kernel dropped our end after the reset", () => ours() === undefined)
+        yield* resetByPeer(peer, ours)
         yield* turns(3) // Node's read meets the reset while 99 bytes wait unread in core
         const { bytes, end } = yield* drain(conn)
         expect(bytes.equals(a.subarray(1))).toBe(true)
@@ -218,8 +230,7 @@ describe("NodeNet edges: FIN, RST and writes at a connection's end (real loopbac
         peer.write(b)
         // b left the kernel: acknowledged, and read by Node into its stream buffer (core is paused)
         yield* until("Node read b", () => theirs()?.tx === 0 && ours()?.rx === 0)
-        peer.resetAndDestroy()
-        yield* until("the kernel dropped our end after the reset", () => ours() === undefined)
+        yield* resetByPeer(peer, ours)
         yield* turns(3) // Node's read meets the reset and destroys the socket, b still in its buffer
         const { bytes, end } = yield* drain(conn)
         expect(end).toBe("ConnectionReset")
@@ -236,12 +247,8 @@ describe("NodeNet edges: FIN, RST and writes at a connection's end (real loopbac
         const { b, conn, ours, peer, rest } = yield* opening
         peer.end(b)
         // Node read b and the EOF (its read side stopped at EOF): the reset below goes unnoticed
-        yield* until("our end is in CLOSE_WAIT with b out of the kernel", () => {
-          const entry = ours()
-          return entry?.state === CLOSE_WAIT && entry.rx === 0
-        })
-        peer.resetAndDestroy()
-        yield* until("the kernel dropped our end after the reset", () => ours() === undefined)
+        yield* finReadByNode(ours)
+        yield* resetByPeer(peer, ours)
         // the kernel refuses this write at once (EPIPE), Node marks the socket errored with nothing
         // left queued: it must fail, and keep failing (guards the `socket.errored == null` check
         // before a write is counted; R11 meets the same check with the reset hidden by backpressure)
@@ -264,10 +271,7 @@ describe("NodeNet edges: FIN, RST and writes at a connection's end (real loopbac
       scopedNet(Effect.gen(function*() {
         const { b, conn, ours, peer, rest, theirs } = yield* opening
         peer.end(b)
-        yield* until("our end is in CLOSE_WAIT with b out of the kernel", () => {
-          const entry = ours()
-          return entry?.state === CLOSE_WAIT && entry.rx === 0
-        })
+        yield* finReadByNode(ours)
         // the peer never reads: 16 MiB outgrow both kernels' buffers, the rest stays queued in Node
         const writing = yield* Effect.fork(Effect.exit(conn.write(pattern(16 * MiB, 3))))
         yield* until("our bytes fill the peer's receive queue", () => (theirs()?.rx ?? 0) > 0)
@@ -290,12 +294,8 @@ describe("NodeNet edges: FIN, RST and writes at a connection's end (real loopbac
       scopedNet(Effect.gen(function*() {
         const { b, conn, ours, peer, rest } = yield* opening
         peer.end(b)
-        yield* until("our end is in CLOSE_WAIT with b out of the kernel", () => {
-          const entry = ours()
-          return entry?.state === CLOSE_WAIT && entry.rx === 0
-        })
-        peer.resetAndDestroy()
-        yield* until("the kernel dropped our end after the reset", () => ours() === undefined)
+        yield* finReadByNode(ours)
+        yield* resetByPeer(peer, ours)
         expect(peerGone(tagOf(yield* Effect.exit(conn.write("x"))))).toBe(true)
         const { bytes, end } = yield* drain(conn)
         expect(bytes.equals(rest)).toBe(true)
