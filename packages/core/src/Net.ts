@@ -10,13 +10,12 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { closeNow, type Conn } from "./Conn.js"
-import { type Takeable, TakeTypeId } from "./internal/listener.js"
+import { acceptLoop } from "./internal/acceptLoop.js"
 import { invalidPositive } from "./internal/validate.js"
 import type { Listener } from "./Listener.js"
 import * as NetError from "./NetError.js"
@@ -180,10 +179,6 @@ export interface ServeOptions {
  */
 export const defaultShutdownTimeout = 2_000
 
-/** Go's net/http accept back-off: 5 ms, doubling, at most 1 s. */
-const backoffStart = 5
-const backoffMax = 1000
-
 /** The tags of a handler's end that its peer caused (or that closing its connection caused). */
 const peerTags: ReadonlySet<NetError.Tag> = new Set<NetError.Tag>(["ConnectionReset", "BrokenPipe", "Closed"])
 
@@ -232,8 +227,8 @@ const levelOf = (u: unknown): LogLevel.LogLevel | undefined =>
 /**
  * Serves `listener`: forks one fiber that accepts connections and forks, for each, a child
  * fiber running `handler(conn)` with the connection in its own Scope, closed when the handler
- * ends (unless `handlerOwnsConnection`). This is vvnet's one accept loop: vv's `net.accept`
- * (`@vvnet/vv-bridge`) runs on it too. Returns at once; everything it started belongs to the caller's Scope.
+ * ends (unless `handlerOwnsConnection`). Its accept loop is vvnet's one accept loop, shared with
+ * `serveCallback`. Returns at once; everything it started belongs to the caller's Scope.
  *
  * - A handler ended by its peer (it fails with `ConnectionReset`, `BrokenPipe` or `Closed`
  *   and nothing else) is logged at `peerErrorLogLevel` (default Debug) in one line without
@@ -371,48 +366,10 @@ export const serve = <E, R>(
       return Effect.flatMap(Effect.forkDaemon(runHandler(conn)), track)
     }
 
-    // The accept loop runs in one uninterruptible region where only waiting (for a permit, a
-    // connection or a back-off) is made interruptible: taking a connection and forking its
-    // handler is never interrupted, so an interrupted loop drops no connection. One region
-    // for the whole loop, and one take effect made once, rather than one per connection.
-    const engine = TakeTypeId in listener ? (listener as unknown as Takeable) : undefined
-    const loop = Effect.uninterruptibleMask((restore) => {
-      const take = engine !== undefined
-        ? engine[TakeTypeId](restore, register)
-        : Effect.flatMap(Scope.make(), (scope) =>
-          Effect.matchCauseEffect(restore(Scope.extend(listener.accept, scope)), {
-            // the connection's close is in `scope` until it is registered
-            onFailure: (cause) => Effect.zipRight(Scope.close(scope, Exit.void), Effect.failCause(cause)),
-            onSuccess: register
-          }))
-      const acceptOne = permits === undefined
-        ? take
-        : Effect.zipRight(restore(permits.take(1)), Effect.tapErrorCause(take, () => release))
-      const retry = (error: NetError.NetError, delay: number): Effect.Effect<void, never, R> => {
-        if (error._tag === "Closed") return Effect.void
-        const next = delay === 0 ? backoffStart : Math.min(delay * 2, backoffMax)
-        const report = options?.onAcceptError !== undefined
-          ? Effect.catchAllCause(Effect.suspend(() => options.onAcceptError!(error, next)), () => Effect.void)
-          : Effect.logWarning(`vvnet serve: ${error.message}; retrying in ${next} ms`)
-        return Effect.zipRight(
-          restore(Effect.zipRight(report, Effect.sleep(Duration.millis(next)))),
-          Effect.suspend(() => acceptFrom(next))
-        )
-      }
-      const acceptFrom = (delay: number): Effect.Effect<void, never, R> =>
-        delay === 0 ? steady : Effect.matchEffect(acceptOne, {
-          onSuccess: () => next,
-          onFailure: (error) => retry(error, delay)
-        })
-      // An interruption point between two connections: with connections queued, taking never
-      // waits, and closing serve's Scope would otherwise wait until the whole queue had handlers.
-      const next: Effect.Effect<void, never, R> = Effect.zipRight(restore(Effect.void), Effect.suspend(() => steady))
-      // the loop once accepting works: the same effect for every connection
-      const steady: Effect.Effect<void, never, R> = Effect.matchEffect(acceptOne, {
-        onSuccess: () => next,
-        onFailure: (error) => retry(error, 0)
-      })
-      return steady
+    const loop = acceptLoop(listener, register, {
+      permits: permits === undefined ? undefined : { take: permits.take(1), release },
+      onAcceptError: options?.onAcceptError,
+      logPrefix: "vvnet serve"
     })
 
     // Runs as the Scope's finalizer (uninterruptible): the only one that ends handlers. The grace
@@ -437,4 +394,110 @@ export const serve = <E, R>(
 
     // acquireRelease forks from an uninterruptible region: the loop is made interruptible
     yield* Effect.acquireRelease(Effect.forkDaemon(Effect.interruptible(loop)), shutdown)
+  })
+
+/**
+ * Options of `serveCallback`.
+ *
+ * - `onAcceptError`: what to do with a transient accept error before the loop retries after
+ *   `retryMillis` ms; it must not fail. Default: a warning on Effect's logger
+ *   (`vvnet serveCallback: <message>; retrying in <n> ms`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ServeCallbackOptions {
+  readonly onAcceptError?: ((error: NetError.NetError, retryMillis: number) => Effect.Effect<void>) | undefined
+}
+
+/**
+ * Serves `listener` for code outside Effect (a language runtime, a callback API): forks one
+ * fiber running the same accept loop as `serve`, and calls `onConnection(conn)` for each
+ * connection, synchronously on that fiber, with no fiber, Scope or promise per connection.
+ * This is what vv's `net.accept` (`@vvnet/vv-bridge`) runs on. Returns at once; the loop
+ * belongs to the caller's Scope.
+ *
+ * - `onConnection` owns the connection from the call on: it must close it (`conn.close`,
+ *   `Conn.closeNow`) or hand it to something that will. It should return quickly: the next
+ *   connection is accepted when it has returned. Work that waits belongs to the caller's own
+ *   tasks (promises, fibers it forks on a runtime of its own).
+ * - An `onConnection` that throws has that connection closed (`Conn.closeNow`: graceful) and
+ *   is logged at Error with the thrown value as a defect, annotated with `remoteAddress` and
+ *   `localAddress`; the loop goes on.
+ * - Transient accept errors (`TooManyOpenFiles` and the like) are reported (`onAcceptError`,
+ *   default a warning) and retried after a back-off (5 ms doubling to 1 s, as Go's net/http);
+ *   the loop ends when the listener closes.
+ * - Closing the Scope stops accepting: `onConnection` is not called once the close returned.
+ *   Connections already handed over stay open: they belong to whoever `onConnection` gave them
+ *   to. The listener is not closed: it belongs to whoever listened.
+ *
+ * There is no `concurrency` bound: the loop cannot tell when a callback's work ends.
+ *
+ * Fails with `InvalidArgument` only, before anything starts: an `onConnection` or an
+ * `onAcceptError` that is not a function.
+ *
+ * @example
+ * ```ts
+ * import { Conn, MemoryNet, Net } from "@vvnet/core"
+ * import * as Effect from "effect/Effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+ *   const accepted: Array<string> = []
+ *   yield* Net.serveCallback(listener, (conn) => {
+ *     accepted.push(conn.remoteAddress)
+ *     Conn.closeNow(conn) // a plain call: done at once for the engine's connections
+ *   })
+ *   const client = yield* Net.dial("tcp", listener.address)
+ *   const eof = yield* client.read(1) // the server closed it
+ *   return [accepted.length, eof.length]
+ * })
+ *
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(MemoryNet.layer))).then((result) =>
+ *   assert.deepStrictEqual(result, [1, 0])
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const serveCallback = (
+  listener: Listener,
+  onConnection: (conn: Conn) => void,
+  options?: ServeCallbackOptions
+): Effect.Effect<void, NetError.InvalidArgument, Scope.Scope> =>
+  Effect.suspend(() => {
+    const invalid = typeof onConnection !== "function"
+      ? "invalid argument: onConnection must be a function"
+      : options?.onAcceptError === undefined || typeof options.onAcceptError === "function"
+      ? undefined
+      : "invalid argument: onAcceptError must be a function"
+    if (invalid !== undefined) {
+      return NetError.make("InvalidArgument", {
+        op: "accept",
+        network: listener.network,
+        address: listener.address,
+        reason: invalid
+      })
+    }
+    const register = (conn: Conn): Effect.Effect<void> => {
+      try {
+        onConnection(conn)
+        return Effect.void
+      } catch (error) {
+        return Effect.zipRight(
+          closeNow(conn),
+          Effect.annotateLogs(
+            Effect.logError("vvnet serveCallback: onConnection threw; its connection is closed", Cause.die(error)),
+            { remoteAddress: conn.remoteAddress, localAddress: conn.localAddress }
+          )
+        )
+      }
+    }
+    const loop = acceptLoop(listener, register, {
+      onAcceptError: options?.onAcceptError,
+      logPrefix: "vvnet serveCallback"
+    })
+    // acquireRelease forks from an uninterruptible region: the loop is made interruptible
+    return Effect.asVoid(Effect.acquireRelease(Effect.forkDaemon(Effect.interruptible(loop)), Fiber.interrupt))
   })

@@ -2,15 +2,20 @@
  * What `Net.serve`'s accept loop promises (issue 11), on a listener fed by hand through the
  * Transport seam so that every accept outcome is chosen by the test: a finished handler's
  * permit comes back, the back-off starts over after a success, every transient accept error is
- * retried, and `handlerOwnsConnection` leaves the connection to the handler.
+ * retried, and `handlerOwnsConnection` leaves the connection to the handler; and what
+ * `Net.serveCallback`, the same loop with a plain callback per connection, promises.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
+import type * as Conn from "../src/Conn.js"
 import * as Net from "../src/Net.js"
 import * as Transport from "../src/Transport.js"
 import { flush } from "./support/effects.js"
@@ -174,6 +179,184 @@ describe("serve's accept loop", () => {
       ]
       for (const options of bad) {
         const exit = yield* Effect.exit(Net.serve(listener, () => Effect.void, options))
+        expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error._tag : "success").toBe(
+          "InvalidArgument"
+        )
+      }
+    }))
+})
+
+/** Log lines with a prefix, captured from a test Logger. */
+const captureLogs = (prefix: string) => {
+  const logged: Array<{ level: string; message: string; cause: Cause.Cause<unknown>; annotations: object }> = []
+  const logger = Logger.make<unknown, void>((entry) => {
+    const message = (Array.isArray(entry.message) ? entry.message : [entry.message]).map(String).join(" ")
+    if (message.startsWith(prefix)) {
+      logged.push({
+        level: entry.logLevel._tag,
+        message,
+        cause: entry.cause,
+        annotations: Object.fromEntries(entry.annotations)
+      })
+    }
+  })
+  return { layer: Logger.replace(Logger.defaultLogger, logger), logged }
+}
+
+describe("serveCallback", () => {
+  it.scoped("calls back once per connection, in order, and leaves each connection open to its owner", () =>
+    Effect.gen(function*() {
+      const { acceptor, listener } = fakeListener()
+      const seen: Array<Conn.Conn> = []
+      yield* Net.serveCallback(listener, (conn) => {
+        seen.push(conn)
+      })
+      const made = Array.from({ length: 5 }, fakeConn)
+      for (const c of made) acceptor.push(c.conn)
+      for (let i = 0; i < 10; i++) yield* flush
+      expect(seen).toEqual(made.map((c) => c.conn))
+      expect(made.map((c) => c.state.closed)).toEqual([false, false, false, false, false])
+    }))
+
+  it.scoped("the callback runs on the loop's fiber, synchronously: a connection queued behind waits for it", () =>
+    Effect.gen(function*() {
+      const { acceptor, listener } = fakeListener()
+      const order: Array<string> = []
+      yield* Net.serveCallback(listener, (conn) => {
+        order.push(`start ${conn.remoteAddress}`)
+        order.push(`end ${conn.remoteAddress}`)
+      })
+      const a = fakeConn()
+      const b = fakeConn()
+      Object.defineProperty(a.conn, "remoteAddress", { value: "a" })
+      Object.defineProperty(b.conn, "remoteAddress", { value: "b" })
+      acceptor.push(a.conn)
+      acceptor.push(b.conn)
+      for (let i = 0; i < 10; i++) yield* flush
+      expect(order).toEqual(["start a", "end a", "start b", "end b"])
+    }))
+
+  it.effect("a callback that throws has its connection closed and is logged at Error; the loop goes on", () => {
+    const { layer, logged } = captureLogs("vvnet serveCallback:")
+    return Effect.gen(function*() {
+      const { acceptor, listener } = fakeListener()
+      const served: Array<string> = []
+      yield* Net.serveCallback(listener, (conn) => {
+        if (conn.remoteAddress === "bad") throw new Error("on purpose")
+        served.push(conn.remoteAddress)
+      })
+      const bad = fakeConn()
+      Object.defineProperty(bad.conn, "remoteAddress", { value: "bad" })
+      const good = fakeConn()
+      acceptor.push(bad.conn)
+      acceptor.push(good.conn)
+      for (let i = 0; i < 10; i++) yield* flush
+      expect(bad.state.closed).toBe(true)
+      expect(good.state.closed).toBe(false)
+      expect(served).toEqual(["127.0.0.1:50000"])
+      expect(logged).toHaveLength(1)
+      expect(logged[0]!.level).toBe("Error")
+      expect(logged[0]!.message).toBe("vvnet serveCallback: onConnection threw; its connection is closed")
+      expect(Cause.squash(logged[0]!.cause)).toEqual(new Error("on purpose"))
+      expect(logged[0]!.annotations).toEqual({ remoteAddress: "bad", localAddress: "127.0.0.1:9000" })
+    }).pipe(Effect.scoped, Effect.provide(layer))
+  })
+
+  it.scoped("closing the Scope stops accepting; connections handed over stay open", () =>
+    Effect.gen(function*() {
+      const { acceptor, listener } = fakeListener()
+      const scope = yield* Scope.make()
+      let calls = 0
+      yield* Scope.extend(
+        Net.serveCallback(listener, () => {
+          calls++
+        }),
+        scope
+      )
+      const before = fakeConn()
+      acceptor.push(before.conn)
+      for (let i = 0; i < 10; i++) yield* flush
+      expect(calls).toBe(1)
+      yield* Scope.close(scope, Exit.void)
+      const after = fakeConn()
+      acceptor.push(after.conn)
+      for (let i = 0; i < 10; i++) yield* flush
+      expect(calls).toBe(1)
+      expect(before.state.closed).toBe(false)
+      // still queued in the listener, which closes it when the listener closes
+      expect(after.state.closed).toBe(false)
+      yield* listener.close
+      expect(after.state.closed).toBe(true)
+    }))
+
+  it.scoped("closing the Scope with connections queued stops before the next one, not after the queue", () =>
+    Effect.gen(function*() {
+      const { acceptor, listener } = Transport.makeListener(
+        { network: "tcp", address: "127.0.0.1:9000", close: () => {} },
+        { backlog: 10_000 }
+      )
+      const scope = yield* Scope.make()
+      let calls = 0
+      let closing: Fiber.RuntimeFiber<void> | undefined
+      yield* Scope.extend(
+        Net.serveCallback(listener, () => {
+          // the close begins while the loop runs through a queue that never makes it wait
+          if (++calls === 10) closing = Effect.runFork(Scope.close(scope, Exit.void))
+        }),
+        scope
+      )
+      const queued = Array.from({ length: 5_000 }, fakeConn)
+      for (const c of queued) acceptor.push(c.conn)
+      for (let i = 0; i < 20 && closing === undefined; i++) yield* flush
+      yield* Fiber.join(closing!)
+      for (let i = 0; i < 10; i++) yield* flush
+      expect(calls).toBe(10)
+      // the rest are still the listener's, closed with it
+      yield* listener.close
+      expect(queued.slice(10).every((c) => c.state.closed)).toBe(true)
+    }))
+
+  it.scoped("transient accept errors are reported with the back-off and retried; the loop ends when the listener closes", () =>
+    Effect.gen(function*() {
+      const { acceptor, listener } = fakeListener()
+      const retries: Array<string> = []
+      let calls = 0
+      const scope = yield* Effect.scope
+      const fiber = yield* Effect.forkIn(
+        Effect.scoped(Effect.zipRight(
+          Net.serveCallback(listener, () => {
+            calls++
+          }, {
+            onAcceptError: (error, retryMillis) => Effect.sync(() => retries.push(`${error.code} ${retryMillis}`))
+          }),
+          Effect.never
+        )),
+        scope
+      )
+      for (const code of ["EMFILE", "ENFILE"]) {
+        acceptor.fail({ code, syscall: "accept" })
+        for (let i = 0; i < 5; i++) yield* flush
+        yield* TestClock.adjust(1000)
+        for (let i = 0; i < 5; i++) yield* flush
+      }
+      expect(retries).toEqual(["EMFILE 5", "ENFILE 10"])
+      acceptor.push(fakeConn().conn)
+      for (let i = 0; i < 5; i++) yield* flush
+      expect(calls).toBe(1)
+      yield* Fiber.interrupt(fiber)
+    }))
+
+  it.scoped("onConnection and onAcceptError are validated", () =>
+    Effect.gen(function*() {
+      const { listener } = fakeListener()
+      const bad: Array<[unknown, Net.ServeCallbackOptions | undefined]> = [
+        ["not a function", undefined],
+        [() => {}, { onAcceptError: 5 as unknown as Net.ServeCallbackOptions["onAcceptError"] }]
+      ]
+      for (const [callback, options] of bad) {
+        const exit = yield* Effect.exit(
+          Net.serveCallback(listener, callback as (conn: Conn.Conn) => void, options)
+        )
         expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error._tag : "success").toBe(
           "InvalidArgument"
         )

@@ -26,6 +26,7 @@ import * as Net from "@vvnet/core/Net"
 import * as NetError from "@vvnet/core/NetError"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
@@ -137,8 +138,8 @@ abstract class ClosableHandle {
 }
 
 /**
- * The handle inside a connection's userdata. `conn` is the vvnet connection; it lives in its
- * own Scope under the bridge's root Scope, so it is closed by `close(conn)` from vv or by the
+ * The handle inside a connection's userdata. `conn` is the vvnet connection, dialled or
+ * accepted; the bridge tracks it until it is closed, by `close(conn)` from vv or by the
  * bridge's `dispose`, whichever comes first.
  *
  * @since 0.1.0
@@ -245,120 +246,134 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * Acquires a resource in its own Scope under the root: released by vv's close or by dispose.
-   * `wrap` gets the resource and its Scope.
+   * Listens in a Scope of its own under the root: closed by vv's close or by dispose.
    */
-  const acquire = <R>(
-    effect: Effect.Effect<R, NetError.NetError, Scope.Scope | Net.Net>,
-    wrap: (r: R, scope: Scope.CloseableScope) => object
-  ) =>
+  const listenIn = (network: string, address: string) =>
     Effect.flatMap(
       Scope.fork(root, ExecutionStrategy.sequential),
       (scope) =>
-        Effect.matchEffect(Scope.extend(effect, scope), {
+        Effect.matchEffect(Scope.extend(Net.listen(network, address), scope), {
           onFailure: (error) => Effect.as(Scope.close(scope, Exit.void), host.error(error.message)),
-          onSuccess: (r) => Effect.succeed(host.ok(host.userdata(wrap(r, scope))))
+          onSuccess: (listener) =>
+            Effect.succeed(
+              host.ok(host.userdata(new ListenerHandle(listener, () => Scope.close(scope, Exit.void))))
+            )
         })
     )
 
-  const log = (level: "error" | "warning", message: string) =>
-    Effect.sync(() => {
-      try {
-        host.log(level, message)
-      } catch {
-        // the host's log must not end the accept loop
-      }
-    })
-
-  const handlerFailed = (conn: Conn.Conn, error: unknown) =>
-    log("error", `net.accept: handler failed for ${conn.remoteAddress || "a connection"}: ${messageOf(error)}`)
-
-  const handlerReturned = (conn: Conn.Conn, value: V) => {
-    const returned = host.toResult(value)
-    return returned !== undefined && !returned.ok
-      ? log(
-        "error",
-        `net.accept: handler returned an error for ${conn.remoteAddress || "a connection"}: ${
-          host.show(returned.value)
-        }`
-      )
-      : Effect.void
+  /** Sends a line to the host's log; the host's log never ends the program. */
+  const logNow = (level: "error" | "warning", message: string): void => {
+    try {
+      host.log(level, message)
+    } catch {
+      // the host's log must not end the accept loop
+    }
   }
 
   /**
-   * Calls the handler with a signal of its own, which `dispose` aborts while the call runs. A
-   * handler that returned at once (it did not wait) ends here, with no promise; one that waits
-   * is awaited with no canceler: its fiber is interrupted only by `dispose`, which has aborted
-   * the call's signal by then.
+   * Connections, dialled or accepted, that vv code has not closed: closed when the root Scope
+   * closes (`dispose`). A set rather than a Scope per connection: a connection has nothing else
+   * to release, and `Conn.closeNow` closes it without a fiber.
    */
-  const runHandler = (handler: V, conn: Conn.Conn, userdata: V) =>
-    Effect.suspend(() => {
-      const call = context.beginCall()
-      let returned: V | Promise<V>
-      try {
-        returned = host.call(handler, [userdata], { signal: call.signal })
-      } catch (error) {
-        context.endCall(call)
-        return handlerFailed(conn, error)
-      }
-      if (!(returned instanceof Promise)) {
-        context.endCall(call)
-        return handlerReturned(conn, returned)
-      }
-      const waiting = returned
-      return Effect.flatten(Effect.async<Effect.Effect<void>>((resume) => {
-        waiting.then(
-          (value) => {
-            context.endCall(call)
-            resume(Effect.succeed(handlerReturned(conn, value)))
-          },
-          (error) => {
-            context.endCall(call)
-            resume(Effect.succeed(handlerFailed(conn, error)))
-          }
-        )
-      }))
-    })
-
-  /**
-   * Accepted connections that vv code has not closed: closed when the root Scope closes
-   * (`dispose`). A set rather than a Scope per connection: an accepted connection has nothing
-   * else to release.
-   */
-  const accepted = new Set<Conn.Conn>()
+  const open = new Set<Conn.Conn>()
   Effect.runSync(Scope.addFinalizer(
     root,
     Effect.suspend(() => {
-      const open = Array.from(accepted)
-      accepted.clear()
-      return Effect.forEach(open, (conn) => conn.close, { discard: true })
+      const conns = Array.from(open)
+      open.clear()
+      return Effect.forEach(conns, (conn) => conn.close, { discard: true })
     })
   ))
 
-  /** Gives an accepted connection its handle, then runs the handler. */
-  const serveConnection = (handler: V, conn: Conn.Conn) =>
-    Effect.suspend(() => {
-      accepted.add(conn)
-      // closed by this call itself for the engine's connections: no fiber
-      const release = () => {
-        accepted.delete(conn)
-        return Conn.closeNow(conn)
-      }
-      return runHandler(handler, conn, host.userdata(new ConnHandle(conn, release)))
+  /** Takes a connection into `open` and gives it its handle, whose release closes it. */
+  const adopt = (conn: Conn.Conn): ConnHandle => {
+    open.add(conn)
+    return new ConnHandle(conn, () => {
+      open.delete(conn)
+      return Conn.closeNow(conn)
     })
+  }
 
   /**
-   * vv's accept loop is core's `Net.serve` with handlers that own their connections (closing
-   * the listener stops accepting; accepted connections stay open): it runs until the bridge is
-   * disposed, which interrupts its handlers and closes what they left open.
+   * Dials in a Scope that holds the connection only until it is adopted: taking it and adopting
+   * it are one uninterruptible step, and a dial that fails or is interrupted (by dispose) closes
+   * that Scope, so nothing is left open either way.
+   */
+  const dialAdopted = (network: string, address: string): Effect.Effect<V, never, Net.Net> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(
+        Scope.make(),
+        (scope) =>
+          Effect.matchCauseEffect(restore(Scope.extend(Net.dial(network, address), scope)), {
+            onFailure: (cause) => {
+              // a NetError is vv's error result; an interruption (dispose) or a defect goes on
+              const failure = Cause.failureOrCause(cause)
+              return Effect.zipRight(
+                Scope.close(scope, Exit.void),
+                Either.isLeft(failure)
+                  ? Effect.succeed(host.error(failure.left.message))
+                  : Effect.failCause(failure.right)
+              )
+            },
+            onSuccess: (conn) => Effect.succeed(host.ok(host.userdata(adopt(conn))))
+          })
+      )
+    )
+
+  const where = (conn: Conn.Conn) => conn.remoteAddress || "a connection"
+
+  const handlerFailed = (conn: Conn.Conn, error: unknown): void =>
+    logNow("error", `net.accept: handler failed for ${where(conn)}: ${messageOf(error)}`)
+
+  const handlerReturned = (conn: Conn.Conn, value: V): void => {
+    const returned = host.toResult(value)
+    if (returned !== undefined && !returned.ok) {
+      logNow("error", `net.accept: handler returned an error for ${where(conn)}: ${host.show(returned.value)}`)
+    }
+  }
+
+  /**
+   * What vv's accept loop does with each connection, called by `Net.serveCallback` on its fiber:
+   * adopts it (the handler owns it: closing the listener leaves it open) and calls the handler
+   * directly, with a signal of its own that `dispose` aborts while the call runs. A handler
+   * that returns at once ends here; one that waits goes on as its own task, and its outcome is
+   * logged when it settles, unless `dispose` stopped it (its signal aborted) by then.
+   */
+  const serveConnection = (handler: V) => (conn: Conn.Conn): void => {
+    const userdata = host.userdata(adopt(conn))
+    const call = context.beginCall()
+    let returned: V | Promise<V>
+    try {
+      returned = host.call(handler, [userdata], { signal: call.signal })
+    } catch (error) {
+      context.endCall(call)
+      return handlerFailed(conn, error)
+    }
+    if (!(returned instanceof Promise)) {
+      context.endCall(call)
+      return handlerReturned(conn, returned)
+    }
+    returned.then(
+      (value) => {
+        context.endCall(call)
+        if (!call.signal.aborted) handlerReturned(conn, value)
+      },
+      (error) => {
+        context.endCall(call)
+        if (!call.signal.aborted) handlerFailed(conn, error)
+      }
+    )
+  }
+
+  /**
+   * vv's accept loop is core's `Net.serveCallback`: it runs until the bridge is disposed;
+   * closing the listener ends it.
    */
   const acceptLoop = (handle: ListenerHandle, handler: V): Effect.Effect<void> =>
     Effect.scoped(Effect.zipRight(
-      Effect.orDie(Net.serve(handle.listener, (conn) => serveConnection(handler, conn), {
-        handlerOwnsConnection: true,
-        shutdownTimeout: 0,
+      Effect.orDie(Net.serveCallback(handle.listener, serveConnection(handler), {
         onAcceptError: (error, retryMillis) =>
-          log("warning", `net.accept: ${error.message}; retrying in ${retryMillis} ms`)
+          Effect.sync(() => logNow("warning", `net.accept: ${error.message}; retrying in ${retryMillis} ms`))
       })),
       Effect.never
     ))
@@ -377,21 +392,12 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("dial", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return context.run(
-        "dial",
-        acquire(Net.dial(network, address), (conn, scope) => new ConnHandle(conn, () => Scope.close(scope, Exit.void)))
-      )
+      return context.run("dial", dialAdopted(network, address))
     }),
     define("listen", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return context.run(
-        "listen",
-        acquire(
-          Net.listen(network, address),
-          (listener, scope) => new ListenerHandle(listener, () => Scope.close(scope, Exit.void))
-        )
-      )
+      return context.run("listen", listenIn(network, address))
     }),
     define("accept", ["listener", "handler"], (args) => {
       const handle = args.handle(0, ListenerHandle, "a listener")
