@@ -18,6 +18,7 @@ import * as Scope from "effect/Scope"
 import * as StdChannel from "./channel.js"
 import type { Host, Native } from "./Host.js"
 import { VvRuntimeError } from "./Host.js"
+import { Call } from "./internal/call.js"
 import type { NativeContext } from "./internal/context.js"
 import type { Waiter } from "./internal/waiter.js"
 import * as StdNet from "./net.js"
@@ -107,7 +108,7 @@ class BridgeImpl<V> implements Bridge<V> {
   private readonly waiters = new Map<Pick<Waiter<unknown>, "fail">, string>()
   private disposing: Promise<void> | undefined = undefined
   /** Calls into vv code (handlers) in progress: `dispose` aborts their signals first thing. */
-  private readonly calls = new Set<AbortController>()
+  private readonly calls = new Set<Call>()
 
   constructor(readonly host: Host<V>, layer: Layer.Layer<Net.Net, unknown>) {
     this.runtime = ManagedRuntime.make(layer)
@@ -115,7 +116,7 @@ class BridgeImpl<V> implements Bridge<V> {
     const context: NativeContext<V> = {
       host,
       beginCall: () => {
-        const call = new AbortController()
+        const call = new Call()
         this.calls.add(call)
         return call
       },
@@ -213,7 +214,7 @@ class BridgeImpl<V> implements Bridge<V> {
 
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
-      for (const call of this.calls) call.abort()
+      for (const call of this.calls) call.stop()
       this.calls.clear()
       for (const [waiter, native] of Array.from(this.waiters)) {
         waiter.fail(this.failure(native, Cause.interrupt(FiberId.none)))

@@ -24,7 +24,9 @@ export type Kind = "bool" | "int" | "float" | "char" | "list" | "record" | "fun"
 /**
  * Options of a call into vv code. `signal` aborts when the bridge stops the call (its bridge is
  * disposed): a host should stop running the function at its next step and may leave the
- * returned promise pending or reject it; the bridge no longer listens.
+ * returned promise pending or reject it; the bridge no longer listens. The bridge makes the
+ * signal when it is first read, so a host that reads it only when it needs it (a call that
+ * waits) saves an AbortController per call.
  *
  * @since 0.1.0
  * @category models

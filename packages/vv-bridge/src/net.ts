@@ -335,16 +335,16 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   /**
    * What vv's accept loop does with each connection, called by `Net.serveCallback` on its fiber:
    * adopts it (the handler owns it: closing the listener leaves it open) and calls the handler
-   * directly, with a signal of its own that `dispose` aborts while the call runs. A handler
-   * that returns at once ends here; one that waits goes on as its own task, and its outcome is
-   * logged when it settles, unless `dispose` stopped it (its signal aborted) by then.
+   * directly, with a signal of its own (made if the host asks for it) that `dispose` aborts
+   * while the call runs. A handler that returns at once ends here; one that waits goes on as
+   * its own task, and its outcome is logged when it settles, unless `dispose` stopped it by then.
    */
   const serveConnection = (handler: V) => (conn: Conn.Conn): void => {
     const userdata = host.userdata(adopt(conn))
     const call = context.beginCall()
     let returned: V | Promise<V>
     try {
-      returned = host.call(handler, [userdata], { signal: call.signal })
+      returned = host.call(handler, [userdata], call)
     } catch (error) {
       context.endCall(call)
       return handlerFailed(conn, error)
@@ -356,11 +356,11 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     returned.then(
       (value) => {
         context.endCall(call)
-        if (!call.signal.aborted) handlerReturned(conn, value)
+        if (!call.isStopped) handlerReturned(conn, value)
       },
       (error) => {
         context.endCall(call)
-        if (!call.signal.aborted) handlerFailed(conn, error)
+        if (!call.isStopped) handlerFailed(conn, error)
       }
     )
   }

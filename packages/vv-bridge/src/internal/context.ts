@@ -3,6 +3,7 @@ import type * as Effect from "effect/Effect"
 import type * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import type { Host } from "../Host.js"
+import type { Call } from "./call.js"
 import type { Waiter } from "./waiter.js"
 
 /**
@@ -14,12 +15,12 @@ import type { Waiter } from "./waiter.js"
 export interface NativeContext<V> {
   readonly host: Host<V>
   /**
-   * Starts a call into vv code (a handler): its controller's `signal` is the call's, aborted by
-   * `dispose` unless `endCall` came first.
+   * Starts a call into vv code (a handler): the `Call` is the host call's options; its `signal`
+   * is aborted by `dispose` unless `endCall` came first.
    */
-  readonly beginCall: () => AbortController
+  readonly beginCall: () => Call
   /** Ends a call `beginCall` started. */
-  readonly endCall: (call: AbortController) => void
+  readonly endCall: (call: Call) => void
   /** Parent of each connection's and listener's own Scope; closed by `dispose`. */
   readonly root: Scope.Scope
   /** Every fiber of the bridge; interrupted by `dispose`. */
