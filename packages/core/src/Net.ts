@@ -10,6 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
@@ -106,6 +107,64 @@ export class Net extends Context.Tag("@vvnet/core/Net")<Net, {
     options?: ListenOptions
   ) => Effect.Effect<Listener, NetError.NetError, Scope.Scope>
 }>() {}
+
+/**
+ * The key under which a `Net` implementation offers `dialCallback` (see there). vvnet's
+ * adapters (NodeNet, NodeTls) set it; an implementation that does not is dialled through
+ * `dial` alone.
+ *
+ * @since 0.2.0
+ * @category symbols
+ */
+export const DialCallbackTypeId: unique symbol = Symbol.for("@vvnet/core/Net/dialCallback")
+
+/**
+ * What a `Net` implementation offers under `DialCallbackTypeId`: a dial that reports through a
+ * callback (see `dialCallback` for the contract). Returns the cancel function, or `undefined`
+ * when it cannot dial this way.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type DialCallback = (
+  network: string,
+  address: string,
+  options: DialOptions | undefined,
+  callback: (result: Either.Either<Conn, NetError.NetError>) => void
+) => (() => void) | undefined
+
+/**
+ * Dials without a fiber, for hosts outside Effect (a language runtime, a callback API), with
+ * the `Net` service `net` (the value a `Net` layer provides). Low level: `dial` is the API for
+ * Effect code.
+ *
+ * Returns `undefined` at once, having started nothing, when `net` cannot dial `address` this
+ * way: an implementation without `DialCallbackTypeId` (MemoryNet), an address that needs a name
+ * lookup (only IP literals, `:port` and unix paths dial this way), or a dial that fails before
+ * any connect (an invalid option, an `AddressError`). Run `dial` then: it reports the same
+ * outcome as its typed failure.
+ *
+ * Otherwise the dial has started and a cancel function is returned. `callback` is called once,
+ * later (never before `dialCallback` returned), with `Either.right(conn)` or `Either.left` of
+ * the `NetError` `dial` fails with (`ConnectionRefused`, `Timeout`, `TlsError`, …); the
+ * addresses, `options` and errors are those of `dial`. The connection is unowned: the caller
+ * closes it (`conn.close`, `Conn.closeNow`). The cancel function, called before the callback,
+ * stops the dial and releases everything it opened (the callback is then never called); called
+ * after it, it does nothing.
+ *
+ * @since 0.2.0
+ * @category low level
+ */
+export const dialCallback = (
+  net: Net["Type"],
+  network: string,
+  address: string,
+  options: DialOptions | undefined,
+  callback: (result: Either.Either<Conn, NetError.NetError>) => void
+): (() => void) | undefined => {
+  const impl = (net as { readonly [DialCallbackTypeId]?: unknown })[DialCallbackTypeId]
+  return typeof impl === "function" ? (impl as DialCallback)(network, address, options, callback) : undefined
+}
 
 /**
  * Dials `address` on `network` with the `Net` in context. See `Net`.

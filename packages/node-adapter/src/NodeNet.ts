@@ -73,12 +73,16 @@ const plainServerKind = Effect.succeed(internalListen.plainServer)
  */
 export const make = (options?: Options): Net.Net["Type"] => {
   const resolver = options?.resolver ?? systemResolver
-  return Net.Net.of({
+  const service: Net.Net["Type"] & { readonly [Net.DialCallbackTypeId]: Net.DialCallback } = {
     dial: (network, address, dialOptions) =>
       internalDial.dial(resolver, network, address, dialOptions, undefined, plainDialer),
     listen: (network, address, listenOptions) =>
-      internalListen.listen(resolver, network, address, listenOptions, plainServerKind)
-  })
+      internalListen.listen(resolver, network, address, listenOptions, plainServerKind),
+    // `Net.dialCallback`: the same dial, reported through a callback (hosts outside Effect)
+    [Net.DialCallbackTypeId]: (network, address, dialOptions, callback) =>
+      internalDial.dialCallback(network, address, dialOptions, undefined, plainDialer, callback)
+  }
+  return Net.Net.of(service)
 }
 
 /**

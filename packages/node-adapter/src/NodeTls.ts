@@ -31,6 +31,7 @@ import * as Tls from "node:tls"
 import * as internalDial from "./internal/dial.js"
 import * as internalListen from "./internal/listen.js"
 import { errnoFailure } from "./internal/socket.js"
+import type { Target } from "./internal/target.js"
 import { classify } from "./internal/tlsErrors.js"
 import { upgrade, type UpgradeSettings } from "./internal/tlsUpgrade.js"
 import { type Resolver, systemResolver } from "./NodeNet.js"
@@ -383,33 +384,33 @@ export const dial = (
   config: Config,
   options?: Net.DialOptions
 ): Effect.Effect<Conn.Conn, NetError.NetError | TlsError, Scope.Scope> =>
-  internalDial.dial(
-    config.resolver ?? systemResolver,
-    network,
-    address,
-    options,
-    () => {
-      const reason = invalidConfig(config)
-      if (reason !== undefined) return reason
-      const context = clientContext(config)
-      return Either.isLeft(context) ? context.left : undefined
-    },
-    (addr, target) => {
-      const verify = config.insecureSkipVerify !== true
-      let verifyName = config.serverName
-      if (verifyName === undefined) {
-        if (addr._tag === "UnixAddress") {
-          if (verify) return unixWithoutName
-          verifyName = "localhost"
-        } else {
-          verifyName = addr.host === "" ? target.hosts[0]! : addr.host.replace(/\.$/, "")
-        }
+  internalDial.dial(config.resolver ?? systemResolver, network, address, options, checkOf(config), dialerOf(config))
+
+/** The config's own check before a dial: the reason it is invalid, or undefined. */
+const checkOf = (config: Config) => (): string | undefined => {
+  const reason = invalidConfig(config)
+  if (reason !== undefined) return reason
+  const context = clientContext(config)
+  return Either.isLeft(context) ? context.left : undefined
+}
+
+/** The TLS dialer for a resolved address, with the name to verify, or the reason it cannot dial. */
+const dialerOf =
+  (config: Config) => (addr: Address.Address, target: Target): internalDial.Dialer<Tls.TLSSocket> | string => {
+    const verify = config.insecureSkipVerify !== true
+    let verifyName = config.serverName
+    if (verifyName === undefined) {
+      if (addr._tag === "UnixAddress") {
+        if (verify) return unixWithoutName
+        verifyName = "localhost"
+      } else {
+        verifyName = addr.host === "" ? target.hosts[0]! : addr.host.replace(/\.$/, "")
       }
-      // checked before the resolution, and made once per config
-      const secureContext = Either.getOrThrow(clientContext(config))
-      return clientDialer(secureContext, verifyName, verify, config.alpnProtocols)
     }
-  )
+    // checked before the resolution, and made once per config
+    const secureContext = Either.getOrThrow(clientContext(config))
+    return clientDialer(secureContext, verifyName, verify, config.alpnProtocols)
+  }
 
 const noIdentityCheck = () => undefined
 
@@ -649,11 +650,15 @@ export const server = (
  * @since 0.3.0
  * @category constructors
  */
-export const make = (config: Config): Net.Net["Type"] =>
-  Net.Net.of({
+export const make = (config: Config): Net.Net["Type"] => {
+  const service: Net.Net["Type"] & { readonly [Net.DialCallbackTypeId]: Net.DialCallback } = {
     dial: (network, address, options) => dial(network, address, config, options),
-    listen: (network, address, options) => listen(network, address, config, options)
-  })
+    listen: (network, address, options) => listen(network, address, config, options),
+    [Net.DialCallbackTypeId]: (network, address, options, callback) =>
+      internalDial.dialCallback(network, address, options, checkOf(config), dialerOf(config), callback)
+  }
+  return Net.Net.of(service)
+}
 
 /**
  * A `Net` over node:tls (`make(config)`): `Net.dial` is a TLS client with `config`

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type * as Net from "@vvnet/core/Net"
+import * as Net from "@vvnet/core/Net"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -126,13 +126,27 @@ class BridgeImpl<V> implements Bridge<V> {
       run: (native, effect) => this.run(native, effect),
       fork: (native, effect) => this.fork(native, effect),
       wait: (native, waiter) => this.wait(native, waiter),
-      ensureOpen: (native) => this.ensureOpen(native)
+      ensureOpen: (native) => this.ensureOpen(native),
+      netService: () => this.netService()
     }
     this.registry = new Map([
       [StdNet.modulePath, StdNet.natives(context)],
       [StdChannel.modulePath, StdChannel.natives(context)],
       [StdSync.modulePath, StdSync.natives(context)]
     ])
+  }
+
+  /** The layer's `Net` once asked for: the service, or `undefined` when it cannot be had at once. */
+  private net: Net.Net["Type"] | undefined | null = null
+
+  private netService(): Net.Net["Type"] | undefined {
+    if (this.net === null) {
+      // builds the layer now when it needs no waiting (NodeNet, MemoryNet); an asynchronous or
+      // failing layer leaves the natives on `run`
+      const exit = this.runtime.runSyncExit(Net.Net)
+      this.net = Exit.isSuccess(exit) ? exit.value : undefined
+    }
+    return this.net
   }
 
   get isDisposed(): boolean {

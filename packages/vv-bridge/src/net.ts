@@ -320,6 +320,32 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
       )
     )
 
+  /**
+   * The dial with no fiber (`Net.dialCallback`): the promise is a bridge waiter, and `dispose`,
+   * which fails it, cancels the dial (what it opened is released). `undefined` when the layer's
+   * `Net` cannot dial this way (MemoryNet, a name to look up, a dial that fails before
+   * connecting): `dialAdopted` then runs, and reports those outcomes.
+   */
+  const dialCallback = (network: string, address: string): Promise<V> | undefined => {
+    const net = context.netService()
+    if (net === undefined) return undefined
+    const waiter = new Waiter<V>()
+    let cancel: (() => void) | undefined
+    try {
+      cancel = Net.dialCallback(net, network, address, undefined, (result) => {
+        waiter.settle(
+          Either.isRight(result) ? host.ok(host.userdata(adopt(result.right))) : host.error(result.left.message)
+        )
+      })
+    } catch {
+      return undefined // an unexpected throw: the Effect dial runs and reports what happens
+    }
+    if (cancel === undefined) return undefined
+    // after the dial called back, cancelling does nothing
+    waiter.onSettle(cancel)
+    return context.wait("dial", waiter)
+  }
+
   const where = (conn: Conn.Conn) => conn.remoteAddress || "a connection"
 
   const handlerFailed = (conn: Conn.Conn, error: unknown): void =>
@@ -392,7 +418,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("dial", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return context.run("dial", dialAdopted(network, address))
+      return dialCallback(network, address) ?? context.run("dial", dialAdopted(network, address))
     }),
     define("listen", ["network", "address"], (args) => {
       const network = args.text(0)

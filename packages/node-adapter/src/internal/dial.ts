@@ -89,93 +89,151 @@ export class DialAttempt<S extends NodeNetModule.Socket> {
     if (keepAlive !== false) socket.setKeepAlive(true, typeof keepAlive === "number" ? keepAlive : 15_000)
   }
 
-  /** Connects to `host`; the `first` address's run starts the dial's timeout. */
-  private connectOnce(host: string, first: boolean): Effect.Effect<Conn.Conn, NetError.NetError> {
-    return Effect.async<Conn.Conn, NetError.NetError>((resume) => {
-      if (first) {
-        const timeout = this.options?.timeout ?? 0
-        this.deadline = timeout > 0 ? Date.now() + timeout : undefined
-      }
-      const dialer = this.dialer
-      // node:net and node:tls report a connect's outcome asynchronously: the listeners below
-      // are in place before any event
-      const socket = dialer.connect(this.connectOptions(host))
-      this.socket = socket
-      const context = () => ({ op: "dial" as const, network: this.requestedNetwork, address: this.address })
-      let cancelTimer: (() => void) | undefined
-      const cleanup = () => {
-        this.abortConnect = undefined
-        if (cancelTimer !== undefined) cancelTimer()
-        socket.removeListener("connect", onConnect)
-        socket.removeListener(dialer.ready, onReady)
-        socket.removeListener("error", onError)
-      }
-      const abandon = () => {
-        cleanup()
-        socket.on("error", ignore)
-        socket.destroy()
-      }
-      const onError = (error: Error) => {
+  /**
+   * Connects to `host`, then calls `done` once, later, with the connection or the failure; the
+   * `first` address's connect starts the dial's timeout.
+   */
+  private connectHost(host: string, first: boolean, done: (result: Conn.Conn | NetError.NetError) => void): void {
+    if (first) {
+      const timeout = this.options?.timeout ?? 0
+      this.deadline = timeout > 0 ? Date.now() + timeout : undefined
+    }
+    const dialer = this.dialer
+    // node:net and node:tls report a connect's outcome asynchronously: the listeners below
+    // are in place before any event
+    const socket = dialer.connect(this.connectOptions(host))
+    this.socket = socket
+    const context = () => ({ op: "dial" as const, network: this.requestedNetwork, address: this.address })
+    let cancelTimer: (() => void) | undefined
+    const cleanup = () => {
+      this.abortConnect = undefined
+      if (cancelTimer !== undefined) cancelTimer()
+      socket.removeListener("connect", onConnect)
+      socket.removeListener(dialer.ready, onReady)
+      socket.removeListener("error", onError)
+    }
+    const abandon = () => {
+      cleanup()
+      socket.on("error", ignore)
+      socket.destroy()
+    }
+    const onError = (error: Error) => {
+      abandon()
+      // errno → its tag; a TLS verification, alert or handshake failure → TlsError
+      done(errnoFailure(error, context()))
+    }
+    const onConnect = () => this.tune(socket)
+    const onReady = () => {
+      cleanup()
+      if (dialer.ready === "connect") this.tune(socket)
+      // the remote end is the address dialled; the local one is asked of the OS now (Node
+      // forgets it once it destroys the socket on an error or a reset)
+      const made = this.target.kind === "unix"
+        ? fromSocket(socket, this.network, "", this.target.path, this.options)
+        : fromSocket(
+          socket,
+          this.network,
+          formatEnd(socket.localAddress, socket.localPort),
+          Address.joinHostPort(host, this.target.port),
+          this.options
+        )
+      this.closeConn = made.close
+      if (dialer.onReady !== undefined) dialer.onReady(socket, made.conn)
+      done(made.conn)
+    }
+    // `on` rather than `once` (which wraps each listener): `onReady` and `onError` remove all three
+    if (dialer.ready !== "connect") socket.on("connect", onConnect)
+    socket.on(dialer.ready, onReady)
+    socket.on("error", onError)
+    // the timeout covers the whole dial (connect and handshake), every resolved address
+    // included (Go's Dialer.Timeout)
+    const timeout = this.deadline === undefined ? 0 : Math.max(1, this.deadline - Date.now())
+    if (timeout > 0) {
+      cancelTimer = Transport.schedule(timeout, () => {
         abandon()
-        // errno → its tag; a TLS verification, alert or handshake failure → TlsError
-        resume(Effect.fail(errnoFailure(error, context())))
-      }
-      const onConnect = () => this.tune(socket)
-      const onReady = () => {
-        cleanup()
-        if (dialer.ready === "connect") this.tune(socket)
-        // the remote end is the address dialled; the local one is asked of the OS now (Node
-        // forgets it once it destroys the socket on an error or a reset)
-        const made = this.target.kind === "unix"
-          ? fromSocket(socket, this.network, "", this.target.path, this.options)
-          : fromSocket(
-            socket,
-            this.network,
-            formatEnd(socket.localAddress, socket.localPort),
-            Address.joinHostPort(host, this.target.port),
-            this.options
-          )
-        this.closeConn = made.close
-        if (dialer.onReady !== undefined) dialer.onReady(socket, made.conn)
-        resume(Effect.succeed(made.conn))
-      }
-      // `on` rather than `once` (which wraps each listener): `onReady` and `onError` remove all three
-      if (dialer.ready !== "connect") socket.on("connect", onConnect)
-      socket.on(dialer.ready, onReady)
-      socket.on("error", onError)
-      // the timeout covers the whole dial (connect and handshake), every resolved address
-      // included (Go's Dialer.Timeout)
-      const timeout = this.deadline === undefined ? 0 : Math.max(1, this.deadline - Date.now())
-      if (timeout > 0) {
-        cancelTimer = Transport.schedule(timeout, () => {
-          abandon()
-          resume(Effect.fail(NetError.make("Timeout", { ...context(), reason: NetError.timeoutReason })))
-        })
-      }
-      // No canceler (it would wrap every dial in an onInterrupt region): an interrupted dial
-      // ends through `owned`, whose exit handler calls `dispose`, which runs this.
-      this.abortConnect = abandon
-    })
+        done(NetError.make("Timeout", { ...context(), reason: NetError.timeoutReason }))
+      })
+    }
+    // an interrupted or cancelled dial ends through `dispose`, which runs this
+    this.abortConnect = abandon
   }
 
-  get run(): Effect.Effect<Conn.Conn, NetError.NetError> {
+  /**
+   * Tries each address in turn until one connects, then calls `done` once, later (never before
+   * `start` returned), with the connection or the last address's failure. Only connection
+   * failures move on to the next address: a timeout covers them all, and a TLS failure is the
+   * server's answer. `dispose` stops it: `done` is then not called.
+   */
+  start(done: (result: Conn.Conn | NetError.NetError) => void): void {
     const hosts = this.target.kind === "unix" ? [""] : this.target.hosts
-    const loop = (i: number): Effect.Effect<Conn.Conn, NetError.NetError> => {
-      const once = this.connectOnce(hosts[i]!, i === 0)
-      // the last address's failure is the dial's (the usual single address needs no handler)
-      return i + 1 === hosts.length ? once : Effect.catchAll(
-        once,
-        (error) =>
-          // only connection failures move on to the next address; a TLS failure is the server's answer
-          !this.disposed && error._tag !== "Timeout" && error._tag !== "TlsError" ? loop(i + 1) : Effect.fail(error)
-      )
-    }
-    return loop(0)
+    const next = (i: number): void =>
+      this.connectHost(hosts[i]!, i === 0, (result) => {
+        if (this.disposed) return
+        if (
+          NetError.isNetError(result) && i + 1 < hosts.length && result._tag !== "Timeout" &&
+          result._tag !== "TlsError"
+        ) {
+          return next(i + 1)
+        }
+        done(result)
+      })
+    next(0)
+  }
+
+  /**
+   * The dial as an Effect, for `owned`. No canceler (it would wrap every dial in an onInterrupt
+   * region): an interrupted dial ends through `owned`, whose exit handler calls `dispose`.
+   */
+  get run(): Effect.Effect<Conn.Conn, NetError.NetError> {
+    return Effect.async<Conn.Conn, NetError.NetError>((resume) => {
+      this.start((result) => resume(NetError.isNetError(result) ? Effect.fail(result) : Effect.succeed(result)))
+    })
   }
 }
 
 const invalid = (network: string, address: string, reason: string) =>
   NetError.make("InvalidArgument", { op: "dial", network, address, reason })
+
+/**
+ * The `DialAttempt` for a resolved address, with the dialer `dialerFor` gives for it and the
+ * checked local address, or the `InvalidArgument` that stops the dial.
+ */
+const attemptFor = <S extends NodeNetModule.Socket>(
+  [addr, target]: Resolved,
+  network: string,
+  address: string,
+  options: Net.DialOptions | undefined,
+  dialerFor: (addr: Address.Address, target: Target) => Dialer<S> | string
+): DialAttempt<S> | NetError.NetError => {
+  const dialer = dialerFor(addr, target)
+  if (typeof dialer === "string") return invalid(network, address, dialer)
+  let local: { host: string; port: number } | undefined
+  if (options?.localAddress !== undefined && target.kind === "inet") {
+    const parsedLocal = Address.parse(addr.network, options.localAddress, "dial")
+    // node:net binds IP literals only (a host name there throws): no lookup for a local address
+    if (
+      Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
+      (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
+    ) {
+      return invalid(network, address, `invalid argument: local address ${options.localAddress}`)
+    }
+    local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
+  }
+  return new DialAttempt(addr.network, network, address, target, local, options, dialer)
+}
+
+/** The options' and `check`'s `InvalidArgument`, or undefined. */
+const precheck = (
+  network: string,
+  address: string,
+  options: Net.DialOptions | undefined,
+  check: (() => string | undefined) | undefined
+): NetError.NetError | undefined => {
+  const bad = Transport.validateDialOptions(network, address, options)
+  if (bad !== undefined) return bad
+  const reason = check === undefined ? undefined : check()
+  return reason === undefined ? undefined : invalid(network, address, reason)
+}
 
 /**
  * @internal
@@ -194,32 +252,17 @@ export const dial = <S extends NodeNetModule.Socket>(
   dialerFor: (addr: Address.Address, target: Target) => Dialer<S> | string
 ): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
   const attempt = (
-    [addr, target]: Resolved,
+    resolved: Resolved,
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
     status: FiberStatus.Running
   ): Effect.Effect<Conn.Conn, NetError.NetError, Scope.Scope> => {
-    const dialer = dialerFor(addr, target)
-    if (typeof dialer === "string") return Effect.fail(invalid(network, address, dialer))
-    let local: { host: string; port: number } | undefined
-    if (options?.localAddress !== undefined && target.kind === "inet") {
-      const parsedLocal = Address.parse(addr.network, options.localAddress, "dial")
-      // node:net binds IP literals only (a host name there throws): no lookup for a local address
-      if (
-        Either.isLeft(parsedLocal) || parsedLocal.right._tag !== "InetAddress" ||
-        (parsedLocal.right.host !== "" && Address.ipVersion(parsedLocal.right.host) === undefined)
-      ) {
-        return Effect.fail(invalid(network, address, `invalid argument: local address ${options.localAddress}`))
-      }
-      local = { host: parsedLocal.right.host, port: parsedLocal.right.port }
-    }
-    return ownedIn(fiber, status, new DialAttempt(addr.network, network, address, target, local, options, dialer))
+    const made = attemptFor(resolved, network, address, options, dialerFor)
+    return NetError.isNetError(made) ? Effect.fail(made) : ownedIn(fiber, status, made)
   }
   // the fiber's runtime rather than a plain suspend: `ownedIn` needs it, and gets it in this step
   return Effect.withFiberRuntime((fiber, status) => {
-    const bad = Transport.validateDialOptions(network, address, options)
+    const bad = precheck(network, address, options, check)
     if (bad !== undefined) return Effect.fail(bad)
-    const reason = check === undefined ? undefined : check()
-    if (reason !== undefined) return Effect.fail(invalid(network, address, reason))
     const now = resolveNow("dial", network, address)
     // an IP literal or a unix path (every dial to a listener's address) goes on in this step
     return isResolved(now)
@@ -229,4 +272,35 @@ export const dial = <S extends NodeNetModule.Socket>(
         (resolved) => Effect.withFiberRuntime((fiber, status) => attempt(resolved, fiber, status))
       )
   })
+}
+
+/**
+ * @internal
+ * `dial` through a callback (`Net.dialCallback`'s contract): the same checks and attempt, for
+ * an address that resolves without a lookup; `undefined`, having started nothing, for any other
+ * address and for a dial that fails before connecting (`Net.dial` reports those).
+ */
+export const dialCallback = <S extends NodeNetModule.Socket>(
+  network: string,
+  address: string,
+  options: Net.DialOptions | undefined,
+  check: (() => string | undefined) | undefined,
+  dialerFor: (addr: Address.Address, target: Target) => Dialer<S> | string,
+  callback: (result: Either.Either<Conn.Conn, NetError.NetError>) => void
+): (() => void) | undefined => {
+  if (precheck(network, address, options, check) !== undefined) return undefined
+  const now = resolveNow("dial", network, address)
+  if (!isResolved(now)) return undefined
+  const attempt = attemptFor(now, network, address, options, dialerFor)
+  if (NetError.isNetError(attempt)) return undefined
+  let settled = false
+  attempt.start((result) => {
+    settled = true
+    callback(NetError.isNetError(result) ? Either.left(result) : Either.right(result))
+  })
+  return () => {
+    if (settled) return
+    settled = true
+    attempt.dispose() // stops the connect; `start` then calls back no more
+  }
 }

@@ -40,6 +40,12 @@ export interface NativeContext<V> {
    * with `VvRuntimeError`.
    */
   readonly wait: <A>(native: string, waiter: Waiter<A>) => Promise<A>
+  /**
+   * The `Net` service of the bridge's layer, for `Net.dialCallback`: built on first use when the
+   * layer builds without waiting; `undefined` when it does not (or fails to build), and the
+   * natives then run through `run`, which reports a failed layer.
+   */
+  readonly netService: () => Net.Net["Type"] | undefined
   /** Throws `VvRuntimeError` when the bridge is disposed. */
   readonly ensureOpen: (native: string) => void
 }
