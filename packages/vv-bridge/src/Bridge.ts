@@ -136,15 +136,15 @@ class BridgeImpl<V> implements Bridge<V> {
     ])
   }
 
-  /** The layer's `Net` once asked for: the service, or `undefined` when it cannot be had at once. */
-  private net: Net.Net["Type"] | undefined | null = null
+  /** The layer's `Net`, once it was had. */
+  private net: Net.Net["Type"] | undefined = undefined
 
   private netService(): Net.Net["Type"] | undefined {
-    if (this.net === null) {
-      // builds the layer now when it needs no waiting (NodeNet, MemoryNet); an asynchronous or
-      // failing layer leaves the natives on `run`
+    if (this.net === undefined) {
+      // builds the layer now when it needs no waiting (NodeNet, MemoryNet); a layer still
+      // building (asked again next time) or one that failed leaves the natives on `run`
       const exit = this.runtime.runSyncExit(Net.Net)
-      this.net = Exit.isSuccess(exit) ? exit.value : undefined
+      if (Exit.isSuccess(exit)) this.net = exit.value
     }
     return this.net
   }

@@ -1,4 +1,8 @@
 import * as MemoryNet from "@vvnet/core/MemoryNet"
+import * as Net from "@vvnet/core/Net"
+import { NodeNet } from "@vvnet/node-adapter"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
@@ -92,6 +96,38 @@ describe("Bridge", () => {
     const noLayer = () => Bridge.make(DefaultHost.host)
     expect(noLayer).toBeTypeOf("function")
   }, 5_000)
+
+  it("a Net layer that builds asynchronously: dials made while it builds and after it work", async () => {
+    let builds = 0
+    const slow = Layer.effect(
+      Net.Net,
+      Effect.as(
+        Effect.zipRight(Effect.sync(() => builds++), Effect.sleep(Duration.millis(20))),
+        NodeNet.make()
+      )
+    )
+    const server = makeHarness(NodeNet.layer)
+    const listener = tryOk(await server.net("listen", chars("tcp"), chars("127.0.0.1:0")))
+    let accepted = 0
+    await server.net(
+      "accept",
+      listener,
+      fun("handler", 1, ([conn]) => {
+        accepted++
+        return server.callRaw("std/net.vv", "close", conn!) as VvValue
+      })
+    )
+    const h = makeHarness(slow)
+    // the first dial starts while the layer builds; the later ones find it built
+    const first = h.net("dial", chars("tcp"), chars(addressOf(listener)))
+    const conns: Array<VvValue> = [tryOk(await first)]
+    for (let i = 0; i < 2; i++) conns.push(tryOk(await h.net("dial", chars("tcp"), chars(addressOf(listener)))))
+    await eventually(() => accepted === 3)
+    for (const conn of conns) expect((tryOk(await h.net("read", conn, int(1))) as DefaultHost.VvList).length).toBe(0) // EOF
+    expect(builds).toBe(1)
+    await h.dispose()
+    await server.dispose()
+  }, 10_000)
 
   it("a failure to build the Net layer rejects the natives that need it with a runtime error", async () => {
     const broken = Layer.die(new Error("no network here"))
