@@ -11,7 +11,6 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
@@ -19,6 +18,7 @@ import type * as Conn from "../src/Conn.js"
 import * as Net from "../src/Net.js"
 import * as Transport from "../src/Transport.js"
 import { flush } from "./support/effects.js"
+import { captureLogs } from "./support/logs.js"
 
 /** A connection whose transport only records whether it was closed. */
 const fakeConn = () => {
@@ -185,23 +185,6 @@ describe("serve's accept loop", () => {
       }
     }))
 })
-
-/** Log lines with a prefix, captured from a test Logger. */
-const captureLogs = (prefix: string) => {
-  const logged: Array<{ level: string; message: string; cause: Cause.Cause<unknown>; annotations: object }> = []
-  const logger = Logger.make<unknown, void>((entry) => {
-    const message = (Array.isArray(entry.message) ? entry.message : [entry.message]).map(String).join(" ")
-    if (message.startsWith(prefix)) {
-      logged.push({
-        level: entry.logLevel._tag,
-        message,
-        cause: entry.cause,
-        annotations: Object.fromEntries(entry.annotations)
-      })
-    }
-  })
-  return { layer: Logger.replace(Logger.defaultLogger, logger), logged }
-}
 
 describe("serveCallback", () => {
   it.scoped("calls back once per connection, in order, and leaves each connection open to its owner", () =>

@@ -9,7 +9,6 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Logger from "effect/Logger"
 import * as Scope from "effect/Scope"
 import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
@@ -19,23 +18,7 @@ import * as MemoryNet from "../src/MemoryNet.js"
 import * as Net from "../src/Net.js"
 import * as Transport from "../src/Transport.js"
 import { flush, isPending } from "./support/effects.js"
-
-/** Log lines whose message starts with `prefix`, captured from a test Logger. */
-const captureLogs = (prefix: string) => {
-  const logged: Array<{ level: string; message: string; cause: Cause.Cause<unknown>; annotations: object }> = []
-  const logger = Logger.make<unknown, void>((entry) => {
-    const message = (Array.isArray(entry.message) ? entry.message : [entry.message]).map(String).join(" ")
-    if (message.startsWith(prefix)) {
-      logged.push({
-        level: entry.logLevel._tag,
-        message,
-        cause: entry.cause,
-        annotations: Object.fromEntries(entry.annotations)
-      })
-    }
-  })
-  return { layer: Logger.replace(Logger.defaultLogger, logger), logged }
-}
+import { captureLogs } from "./support/logs.js"
 
 const timeout = 10_000
 

@@ -5,6 +5,7 @@
  * examples' tests), re-exported here.
  */
 import type { NetError } from "@vvnet/core"
+import { blackHoleScript } from "@vvnet/testkit/BlackHole"
 import { spawnChild } from "@vvnet/testkit/Child"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -44,25 +45,7 @@ export const failureOf = <A>(exit: Exit.Exit<A, NetError.NetError>): NetError.Ne
  * SYNs and a dial to it stays pending (SYN retransmits, ~2 minutes). Killed with the Scope.
  */
 export const blackHole = Effect.gen(function*() {
-  const script = [
-    "import socket, sys",
-    "s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
-    "s.bind(('127.0.0.1', 0))",
-    "s.listen(0)",
-    "port = s.getsockname()[1]",
-    "fill = []",
-    "for _ in range(4):",
-    "    c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)",
-    "    c.setblocking(False)",
-    "    try:",
-    "        c.connect(('127.0.0.1', port))",
-    "    except BlockingIOError:",
-    "        pass",
-    "    fill.append(c)",
-    "print('port', port, flush=True)",
-    "sys.stdin.read()"
-  ].join("\n")
-  const child = yield* spawnChild("python3", ["-c", script])
+  const child = yield* spawnChild("python3", ["-c", blackHoleScript])
   const port = yield* child.nextLine("port ")
   return `127.0.0.1:${port}`
 })

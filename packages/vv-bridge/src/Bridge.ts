@@ -117,7 +117,9 @@ class BridgeImpl<V> implements Bridge<V> {
       host,
       beginCall: () => {
         const call = new Call()
-        this.calls.add(call)
+        // a call begun once dispose has stopped the others is stopped from the start
+        if (this.disposing !== undefined) call.stop()
+        else this.calls.add(call)
         return call
       },
       endCall: (call) => this.calls.delete(call),
@@ -127,7 +129,8 @@ class BridgeImpl<V> implements Bridge<V> {
       fork: (native, effect) => this.fork(native, effect),
       wait: (native, waiter) => this.wait(native, waiter),
       ensureOpen: (native) => this.ensureOpen(native),
-      netService: () => this.netService()
+      netService: () => this.netService(),
+      isDisposed: () => this.disposing !== undefined
     }
     this.registry = new Map([
       [StdNet.modulePath, StdNet.natives(context)],

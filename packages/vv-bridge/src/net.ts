@@ -271,7 +271,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * Connections, dialled or accepted, that vv code has not closed: closed when the root Scope
+   * Connections, accepted or dialled with `Net.dialCallback`, that vv code has not closed: closed when the root Scope
    * closes (`dispose`). A set rather than a Scope per connection: a connection has nothing else
    * to release, and `Conn.closeNow` closes it without a fiber.
    */
@@ -295,36 +295,26 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * Dials in a Scope that holds the connection only until it is adopted: taking it and adopting
-   * it are one uninterruptible step, and a dial that fails or is interrupted (by dispose) closes
-   * that Scope, so nothing is left open either way.
+   * The dial as an Effect, for a `Net` without `Net.dialCallback` (MemoryNet) or an address it
+   * declines: the connection lives in a Scope of its own under the root, closed by vv's close or
+   * by dispose, so whatever else the `Net` put in that Scope is released with it.
    */
-  const dialAdopted = (network: string, address: string): Effect.Effect<V, never, Net.Net> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(
-        Scope.make(),
-        (scope) =>
-          Effect.matchCauseEffect(restore(Scope.extend(Net.dial(network, address), scope)), {
-            onFailure: (cause) => {
-              // a NetError is vv's error result; an interruption (dispose) or a defect goes on
-              const failure = Cause.failureOrCause(cause)
-              return Effect.zipRight(
-                Scope.close(scope, Exit.void),
-                Either.isLeft(failure)
-                  ? Effect.succeed(host.error(failure.left.message))
-                  : Effect.failCause(failure.right)
-              )
-            },
-            onSuccess: (conn) => Effect.succeed(host.ok(host.userdata(adopt(conn))))
-          })
-      )
+  const dialScoped = (network: string, address: string): Effect.Effect<V, never, Net.Net> =>
+    Effect.flatMap(
+      Scope.fork(root, ExecutionStrategy.sequential),
+      (scope) =>
+        Effect.matchEffect(Scope.extend(Net.dial(network, address), scope), {
+          onFailure: (error) => Effect.as(Scope.close(scope, Exit.void), host.error(error.message)),
+          onSuccess: (conn) =>
+            Effect.succeed(host.ok(host.userdata(new ConnHandle(conn, () => Scope.close(scope, Exit.void)))))
+        })
     )
 
   /**
    * The dial with no fiber (`Net.dialCallback`): the promise is a bridge waiter, and `dispose`,
    * which fails it, cancels the dial (what it opened is released). `undefined` when the layer's
    * `Net` cannot dial this way (MemoryNet, a name to look up, a dial that fails before
-   * connecting): `dialAdopted` then runs, and reports those outcomes.
+   * connecting): `dialScoped` then runs, and reports those outcomes.
    */
   const dialCallback = (network: string, address: string): Promise<V> | undefined => {
     const net = context.netService()
@@ -367,6 +357,9 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
    */
   const serveConnection = (handler: V) => (conn: Conn.Conn): void => {
     const userdata = host.userdata(adopt(conn))
+    // a connection handed over while dispose runs (before it interrupts the loop) starts no
+    // handler: it is closed with the others
+    if (context.isDisposed()) return
     const call = context.beginCall()
     let returned: V | Promise<V>
     try {
@@ -418,7 +411,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("dial", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return dialCallback(network, address) ?? context.run("dial", dialAdopted(network, address))
+      return dialCallback(network, address) ?? context.run("dial", dialScoped(network, address))
     }),
     define("listen", ["network", "address"], (args) => {
       const network = args.text(0)

@@ -46,6 +46,8 @@ export interface NativeContext<V> {
    * natives then run through `run`, which reports a failed layer.
    */
   readonly netService: () => Net.Net["Type"] | undefined
+  /** Whether `dispose` has begun. */
+  readonly isDisposed: () => boolean
   /** Throws `VvRuntimeError` when the bridge is disposed. */
   readonly ensureOpen: (native: string) => void
 }
