@@ -480,7 +480,10 @@ export const listen = (
       return Effect.map(
         Effect.runtime<never>(),
         (runtime): internalListen.ServerKind => ({
-          createServer: () => Tls.createServer({ ...serverOptions, allowHalfOpen: true }),
+          // not half-open during the handshake: a half-open TLSSocket that reads the client's FIN
+          // mid-handshake (a client that rejected our certificate) waits for `handshakeTimeout`
+          // with its fd open; the listener makes each connection half-open once it is secure
+          createServer: () => Tls.createServer(serverOptions),
           ready: "secureConnection",
           onHandshakeError: (error) =>
             Runtime.runFork(runtime)(Effect.catchAllCause(Effect.suspend(() => report(error)), () => Effect.void)),

@@ -17,7 +17,9 @@ import { closeUnixServer, prepareUnixPath, type SocketFile } from "./unixSocketF
  * What a kind of listener brings to `ListenAttempt`; the rest (bind, bound address, unix socket
  * file, the listener engine, accept errors, close) is the same for every kind.
  *
- * - `createServer`: makes the server (half-open allowed).
+ * - `createServer`: makes the server: half-open allowed for `connection`; for
+ *   `secureConnection` not (a half-open TLSSocket that reads its client's FIN mid-handshake
+ *   waits for the handshake timeout), each socket being made half-open once it is secure.
  * - `ready`: the server's event that hands over a socket that is a connection: `connection`
  *   (at once), or `secureConnection` (a `tls.Server`, once the socket's handshake is done; a
  *   handshake that fails or passes the server's handshake timeout is `tlsClientError`).
@@ -155,6 +157,9 @@ export class ListenAttempt {
             raw.once("close", () => this.handshaking.delete(raw))
           })
           server.on("secureConnection", (socket: Tls.TLSSocket) => {
+            // half-open from here on, as every vvnet connection is (closeWrite; a peer's FIN is
+            // an EOF, not a close): set before any read after the handshake can see an EOF
+            socket.allowHalfOpen = true
             const raw = rawOf(socket)
             if (raw !== undefined) this.handshaking.delete(raw)
             if (this.server === undefined) {
