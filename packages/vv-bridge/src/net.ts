@@ -271,9 +271,9 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * Connections, accepted or dialled with `Net.dialCallback`, that vv code has not closed: closed when the root Scope
-   * closes (`dispose`). A set rather than a Scope per connection: a connection has nothing else
-   * to release, and `Conn.closeNow` closes it without a fiber.
+   * Connections, accepted or dialled with `Net.dialCallback`, that vv code has not closed:
+   * closed when the root Scope closes (`dispose`). A set rather than a Scope per connection: such
+   * a connection has nothing else to release, and `Conn.closeNow` closes it without a fiber.
    */
   const open = new Set<Conn.Conn>()
   Effect.runSync(Scope.addFinalizer(
@@ -385,8 +385,8 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * vv's accept loop is core's `Net.serveCallback`: it runs until the bridge is disposed;
-   * closing the listener ends it.
+   * vv's accept loop is core's `Net.serveCallback`. Closing the listener stops accepting; the
+   * loop's Scope (one idle fiber) is closed by `dispose`.
    */
   const acceptLoop = (handle: ListenerHandle, handler: V): Effect.Effect<void> =>
     Effect.scoped(Effect.zipRight(
