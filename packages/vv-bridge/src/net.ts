@@ -25,10 +25,12 @@ import type { Listener } from "@vvnet/core/Listener"
 import * as Net from "@vvnet/core/Net"
 import * as NetError from "@vvnet/core/NetError"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { type Native, VvRuntimeError } from "./Host.js"
@@ -179,8 +181,16 @@ export class ListenerHandle extends ClosableHandle implements Handle {
    */
   readonly vvType = "listener"
 
+  /** Completed when vv code closes the listener: its accept loops end then. */
+  private readonly closing = Deferred.unsafeMake<void>(FiberId.none)
+
   constructor(readonly listener: Listener, release: () => Effect.Effect<void>) {
-    super(release)
+    super(() => Effect.zipRight(Deferred.succeed(this.closing, undefined), release()))
+  }
+
+  /** @internal Waits until vv code closes the listener. */
+  get closed(): Effect.Effect<void> {
+    return Deferred.await(this.closing)
   }
 
   /** @internal */
@@ -385,8 +395,9 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * vv's accept loop is core's `Net.serveCallback`. Closing the listener stops accepting; the
-   * loop's Scope (one idle fiber) is closed by `dispose`.
+   * vv's accept loop is core's `Net.serveCallback`, in a Scope that lasts until vv code closes
+   * the listener (or `dispose` interrupts it): its fiber ends with the listener, so a program
+   * that listens and closes again and again keeps no fiber per closed listener.
    */
   const acceptLoop = (handle: ListenerHandle, handler: V): Effect.Effect<void> =>
     Effect.scoped(Effect.zipRight(
@@ -394,7 +405,7 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
         onAcceptError: (error, retryMillis) =>
           Effect.sync(() => logNow("warning", `net.accept: ${error.message}; retrying in ${retryMillis} ms`))
       })),
-      Effect.never
+      handle.closed
     ))
 
   const connection = (args: Args<V>) => args.handle(0, ConnHandle, "a connection")

@@ -13,6 +13,7 @@ import * as NetError from "@vvnet/core/NetError"
 import { startBlackHole } from "@vvnet/testkit/BlackHole"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as ChildProcess from "node:child_process"
@@ -510,4 +511,32 @@ describe("dispose with a connection queued at the listener (MemoryNet)", () => {
     expect(calls).toBe(0)
     expect(h.logs).toEqual([])
   }, 10_000)
+})
+
+describe("an accept loop ends with its listener", () => {
+  it.each([memoryTcp, nodeTcp])(
+    "over $name: 20 listeners, each accepting then closed by vv, leave no fiber behind",
+    async (network) => {
+      const h = makeHarness(network.layer())
+      harnesses.push(h)
+      // the bridge's own FiberSet (private): every fiber it runs, accept loops included
+      const fibers = (h.bridge as unknown as { readonly fibers: FiberSet.FiberSet<unknown, unknown> }).fibers
+      const live = () => Effect.runSync(FiberSet.size(fibers))
+      for (let i = 0; i < 20; i++) {
+        const listener = tryOk(await h.net("listen", chars(network.network), chars(network.listenAddress())))
+        await h.net(
+          "accept",
+          listener,
+          fun("handler", 1, ([conn]) => h.callRaw("std/net.vv", "close", conn!) as VvValue)
+        )
+        const conn = tryOk(await h.net("dial", chars(network.network), chars(addressOf(listener))))
+        tryOk(await h.net("close", conn))
+        expect(live()).toBeGreaterThanOrEqual(1) // this listener's loop
+        tryOk(await h.net("close", listener))
+      }
+      await eventually(() => live() === 0)
+      expect(live()).toBe(0)
+    },
+    20_000
+  )
 })
