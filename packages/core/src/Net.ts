@@ -152,6 +152,46 @@ export type DialCallback = (
  * stops the dial and releases everything it opened (the callback is then never called); called
  * after it, it does nothing.
  *
+ * @example
+ * ```ts
+ * import { Conn, MemoryNet, Net } from "@vvnet/core"
+ * import * as Effect from "effect/Effect"
+ * import * as Either from "effect/Either"
+ * import * as Exit from "effect/Exit"
+ * import * as Scope from "effect/Scope"
+ *
+ * // a host's dial: the callback where the Net offers it (NodeNet, NodeTls), else `Net.dial`
+ * // in a Scope of the host's; either way the host gets the connection and how to close it
+ * const hostDial = async (net: Net.Net["Type"], address: string) => {
+ *   let cancel: (() => void) | undefined
+ *   const dialled = new Promise<Conn.Conn>((resolve, reject) => {
+ *     cancel = Net.dialCallback(net, "tcp", address, undefined, (result) =>
+ *       Either.isRight(result) ? resolve(result.right) : reject(result.left))
+ *   })
+ *   if (cancel !== undefined) {
+ *     const conn = await dialled
+ *     return { conn, close: () => Effect.runPromise(Conn.closeNow(conn)) }
+ *   }
+ *   const scope = Effect.runSync(Scope.make())
+ *   const conn = await Effect.runPromise(Scope.extend(net.dial("tcp", address), scope))
+ *   return { conn, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+ * }
+ *
+ * const program = Effect.gen(function*() {
+ *   const net = yield* Net.Net
+ *   const listener = yield* Net.listen("tcp", "127.0.0.1:0")
+ *   const { close, conn } = yield* Effect.promise(() => hostDial(net, listener.address))
+ *   const same = conn.remoteAddress === listener.address
+ *   yield* Effect.promise(close)
+ *   return same
+ * })
+ *
+ * // MemoryNet declines the callback: the example takes the `Net.dial` branch
+ * Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(MemoryNet.layer))).then((same) =>
+ *   assert.strictEqual(same, true)
+ * )
+ * ```
+ *
  * @since 0.2.0
  * @category low level
  */

@@ -368,7 +368,7 @@ export const conformance = (options: Options): void => {
           expect(text(yield* Conn.readFull(server, 2))).toBe("v6")
         }))
     } else {
-      it.skip(`C10 listen tcp [::1]:0 [skipped for ${options.name}: ipv6 is off for this suite (a non-tcp network, or a host without IPv6 loopback)]`, () => {})
+      it.skip(`C10 listen tcp [::1]:0 [skipped for ${options.name}: the suite's ipv6 option is off (a non-tcp network, a host without IPv6 loopback, or an implementation covered by another suite's [::1] run)]`, () => {})
     }
 
     test(
@@ -614,11 +614,15 @@ export const conformance = (options: Options): void => {
             if (Exit.isFailure(exit)) timedOut++
           }
           expect(timedOut).toBeGreaterThan(30)
-          // everything the abandoned writes left queued is sent before the FIN: count it
+          // everything the abandoned writes left queued is sent before the FIN: count it. A pile-up
+          // delivers all 40 MiB; without one, what arrives is what the layers held when the writes
+          // were abandoned: the kernel's buffers (a few MiB on loopback) and a chunk or two per
+          // stream layer (STARTTLS adds a TLS stream over the connection: 5 to 8 MiB seen there,
+          // 1 to 5 elsewhere, on a loaded 2-core machine)
           const reader = yield* Effect.fork(Conn.readAll(client, 64 * MiB))
           yield* server.closeWrite
           const received = (yield* Fiber.join(reader)).length
-          expect(received).toBeLessThan(8 * MiB)
+          expect(received).toBeLessThan(16 * MiB)
         })
     )
 
