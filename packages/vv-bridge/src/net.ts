@@ -256,18 +256,21 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * Listens in a Scope of its own under the root: closed by vv's close or by dispose.
+   * Acquires a resource (a listener; a connection `Net.dialCallback` cannot make) in a Scope of
+   * its own under the root, closed by vv's close or by dispose, so whatever else the `Net` put
+   * in that Scope is released with it. `handle` makes the resource's handle from it and its
+   * release.
    */
-  const listenIn = (network: string, address: string) =>
+  const acquireIn = <A>(
+    effect: Effect.Effect<A, NetError.NetError, Scope.Scope | Net.Net>,
+    handle: (a: A, release: () => Effect.Effect<void>) => object
+  ): Effect.Effect<V, never, Net.Net> =>
     Effect.flatMap(
       Scope.fork(root, ExecutionStrategy.sequential),
       (scope) =>
-        Effect.matchEffect(Scope.extend(Net.listen(network, address), scope), {
+        Effect.matchEffect(Scope.extend(effect, scope), {
           onFailure: (error) => Effect.as(Scope.close(scope, Exit.void), host.error(error.message)),
-          onSuccess: (listener) =>
-            Effect.succeed(
-              host.ok(host.userdata(new ListenerHandle(listener, () => Scope.close(scope, Exit.void))))
-            )
+          onSuccess: (a) => Effect.succeed(host.ok(host.userdata(handle(a, () => Scope.close(scope, Exit.void)))))
         })
     )
 
@@ -305,26 +308,10 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
   }
 
   /**
-   * The dial as an Effect, for a `Net` without `Net.dialCallback` (MemoryNet) or an address it
-   * declines: the connection lives in a Scope of its own under the root, closed by vv's close or
-   * by dispose, so whatever else the `Net` put in that Scope is released with it.
-   */
-  const dialScoped = (network: string, address: string): Effect.Effect<V, never, Net.Net> =>
-    Effect.flatMap(
-      Scope.fork(root, ExecutionStrategy.sequential),
-      (scope) =>
-        Effect.matchEffect(Scope.extend(Net.dial(network, address), scope), {
-          onFailure: (error) => Effect.as(Scope.close(scope, Exit.void), host.error(error.message)),
-          onSuccess: (conn) =>
-            Effect.succeed(host.ok(host.userdata(new ConnHandle(conn, () => Scope.close(scope, Exit.void)))))
-        })
-    )
-
-  /**
    * The dial with no fiber (`Net.dialCallback`): the promise is a bridge waiter, and `dispose`,
    * which fails it, cancels the dial (what it opened is released). `undefined` when the layer's
    * `Net` cannot dial this way (MemoryNet, a name to look up, a dial that fails before
-   * connecting): `dialScoped` then runs, and reports those outcomes.
+   * connecting): `Net.dial` then runs through `acquireIn`, and reports those outcomes.
    */
   const dialCallback = (network: string, address: string): Promise<V> | undefined => {
     const net = context.netService()
@@ -422,12 +409,18 @@ export const natives = <V>(context: NativeContext<V>): ReadonlyMap<string, Nativ
     define("dial", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return dialCallback(network, address) ?? context.run("dial", dialScoped(network, address))
+      return dialCallback(network, address) ?? context.run(
+        "dial",
+        acquireIn(Net.dial(network, address), (conn, release) => new ConnHandle(conn, release))
+      )
     }),
     define("listen", ["network", "address"], (args) => {
       const network = args.text(0)
       const address = args.text(1)
-      return context.run("listen", listenIn(network, address))
+      return context.run(
+        "listen",
+        acquireIn(Net.listen(network, address), (listener, release) => new ListenerHandle(listener, release))
+      )
     }),
     define("accept", ["listener", "handler"], (args) => {
       const handle = args.handle(0, ListenerHandle, "a listener")
