@@ -116,10 +116,9 @@ class BridgeImpl<V> implements Bridge<V> {
     const context: NativeContext<V> = {
       host,
       beginCall: () => {
+        // no call begins once dispose has begun (net.ts checks `isDisposed` first)
         const call = new Call()
-        // a call begun once dispose has stopped the others is stopped from the start
-        if (this.disposing !== undefined) call.stop()
-        else this.calls.add(call)
+        this.calls.add(call)
         return call
       },
       endCall: (call) => this.calls.delete(call),
@@ -130,7 +129,7 @@ class BridgeImpl<V> implements Bridge<V> {
       wait: (native, waiter) => this.wait(native, waiter),
       ensureOpen: (native) => this.ensureOpen(native),
       netService: () => this.netService(),
-      isDisposed: () => this.disposing !== undefined
+      isDisposed: () => this.isDisposed
     }
     this.registry = new Map([
       [StdNet.modulePath, StdNet.natives(context)],
